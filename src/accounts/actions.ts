@@ -1,0 +1,236 @@
+import { commitWithEvents, type AppContext } from '../platform/context.js';
+import { AppError, invalidField } from '../platform/errors.js';
+import { newId } from '../platform/ids.js';
+import { teamStream, userStream } from '../realtime/events.js';
+import type { SessionRow, UserRow } from '../storage/schema.js';
+import { hashPassword, verifyPassword } from './passwords.js';
+import {
+  emailKey,
+  findSessionByTokenHash,
+  findUserById,
+  findUserByLogin,
+  listTeamIdsOfUser,
+  usernameKey,
+} from './queries.js';
+import {
+  presentSelf,
+  presentUser,
+  type ChangePasswordBody,
+  type LoginBody,
+  type RegisterBody,
+  type UpdateProfileBody,
+} from './schemas.js';
+import { createSecret, hashSecret } from './tokens.js';
+
+/** The authenticated caller of a request or socket. */
+export interface Auth {
+  user: UserRow;
+  session: SessionRow;
+}
+
+export interface NewSession {
+  user: UserRow;
+  token: string;
+  session: SessionRow;
+}
+
+/** Client details stored with a session, so its owner can recognise it later. */
+export interface ClientInfo {
+  address: string;
+  userAgent: string | undefined;
+}
+
+export async function register(ctx: AppContext, body: RegisterBody, client: ClientInfo): Promise<NewSession> {
+  const passwordHash = await hashPassword(body.password);
+  const now = ctx.now();
+  const user: UserRow = {
+    id: newId(),
+    email: body.email,
+    email_key: emailKey(body.email),
+    username: body.username,
+    username_key: usernameKey(body.username),
+    display_name: body.display_name.trim(),
+    password_hash: passwordHash,
+    status_text: '',
+    time_zone: 'UTC',
+    created_at: now,
+    updated_at: now,
+  };
+  if (user.display_name === '') throw invalidField('display_name', 'display_name must not be blank');
+
+  try {
+    await ctx.storage.db.insertInto('users').values(user).execute();
+  } catch (error) {
+    if (!ctx.storage.dialect.isUniqueViolation(error)) throw error;
+    throw await explainTakenAccount(ctx, user);
+  }
+
+  ctx.logger.info({ component: 'accounts', userId: user.id }, 'user registered');
+  return createSession(ctx, user, client);
+}
+
+async function explainTakenAccount(ctx: AppContext, user: UserRow): Promise<AppError> {
+  const sameEmail = await ctx.storage.db
+    .selectFrom('users')
+    .select('id')
+    .where('email_key', '=', user.email_key)
+    .executeTakeFirst();
+  return sameEmail
+    ? new AppError('EMAIL_TAKEN', 'An account with this e-mail address already exists', { field: 'email' })
+    : new AppError('USERNAME_TAKEN', 'This username is taken', { field: 'username' });
+}
+
+export async function login(ctx: AppContext, body: LoginBody, client: ClientInfo): Promise<NewSession> {
+  await ctx.rateLimits.consume([
+    ['loginPerAddress', client.address],
+    ['loginPerAccount', body.login.toLowerCase()],
+  ]);
+
+  const user = await findUserByLogin(ctx.storage.db, body.login);
+  const valid = await verifyPassword(user?.password_hash, body.password);
+  if (user === undefined || !valid) {
+    ctx.logger.info({ component: 'accounts', userId: user?.id, address: client.address }, 'login failed');
+    throw new AppError('INVALID_CREDENTIALS', 'The login or password is incorrect');
+  }
+  return createSession(ctx, user, client);
+}
+
+async function createSession(ctx: AppContext, user: UserRow, client: ClientInfo): Promise<NewSession> {
+  const token = createSecret('cbs');
+  const now = ctx.now();
+  const session: SessionRow = {
+    id: newId(),
+    user_id: user.id,
+    token_hash: hashSecret(token),
+    created_at: now,
+    expires_at: now + ctx.config.sessionTtlMs,
+    last_seen_at: now,
+    user_agent: client.userAgent?.slice(0, 256) ?? null,
+  };
+  await ctx.storage.db.insertInto('sessions').values(session).execute();
+  return { user, token, session };
+}
+
+/** Resolves a bearer token to its live session and user, or undefined. */
+export async function authenticateToken(ctx: AppContext, token: string): Promise<Auth | undefined> {
+  const session = await findSessionByTokenHash(ctx.storage.db, hashSecret(token));
+  if (session === undefined || Number(session.expires_at) <= ctx.now()) return undefined;
+
+  const user = await findUserById(ctx.storage.db, session.user_id);
+  return user === undefined ? undefined : { user, session };
+}
+
+/** Deletes sessions and tells their open sockets to close. */
+async function revokeSessions(ctx: AppContext, userId: string, sessionIds: string[]): Promise<void> {
+  if (sessionIds.length === 0) return;
+  await commitWithEvents(ctx, async (tx, events) => {
+    await tx.deleteFrom('sessions').where('id', 'in', sessionIds).execute();
+    await tx.deleteFrom('ws_tickets').where('session_id', 'in', sessionIds).execute();
+    await events.append(userStream(userId), 'session.revoked', { session_ids: sessionIds });
+  });
+}
+
+export async function logout(ctx: AppContext, auth: Auth): Promise<void> {
+  await revokeSessions(ctx, auth.user.id, [auth.session.id]);
+}
+
+export async function logoutEverywhere(ctx: AppContext, auth: Auth): Promise<void> {
+  const sessions = await ctx.storage.db.selectFrom('sessions').select('id').where('user_id', '=', auth.user.id).execute();
+  await revokeSessions(
+    ctx,
+    auth.user.id,
+    sessions.map((row) => row.id),
+  );
+  ctx.logger.info({ component: 'accounts', userId: auth.user.id, count: sessions.length }, 'logged out everywhere');
+}
+
+export async function updateProfile(ctx: AppContext, auth: Auth, body: UpdateProfileBody): Promise<UserRow> {
+  if (body.time_zone !== undefined && !isTimeZone(body.time_zone)) {
+    throw invalidField('time_zone', `Unknown time zone "${body.time_zone}"; use an IANA name such as Europe/Paris`);
+  }
+  const displayName = body.display_name?.trim();
+  if (displayName === '') throw invalidField('display_name', 'display_name must not be blank');
+
+  return commitWithEvents(ctx, async (tx, events, now) => {
+    const user = await tx
+      .updateTable('users')
+      .set({
+        ...(displayName !== undefined && { display_name: displayName }),
+        ...(body.status_text !== undefined && { status_text: body.status_text }),
+        ...(body.time_zone !== undefined && { time_zone: body.time_zone }),
+        updated_at: now,
+      })
+      .where('id', '=', auth.user.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+
+    await events.append(userStream(user.id), 'user.updated', { user: presentSelf(user) });
+    for (const teamId of await listTeamIdsOfUser(tx, user.id)) {
+      await events.append(teamStream(teamId), 'team.user_updated', { user: presentUser(user) });
+    }
+    return user;
+  });
+}
+
+/** Changes the password and ends every other session of the user. */
+export async function changePassword(ctx: AppContext, auth: Auth, body: ChangePasswordBody): Promise<void> {
+  const user = await findUserById(ctx.storage.db, auth.user.id);
+  if (user === undefined || !(await verifyPassword(user.password_hash, body.current_password))) {
+    throw new AppError('INVALID_CREDENTIALS', 'The current password is incorrect', { field: 'current_password' });
+  }
+
+  const passwordHash = await hashPassword(body.new_password);
+  await ctx.storage.db
+    .updateTable('users')
+    .set({ password_hash: passwordHash, updated_at: ctx.now() })
+    .where('id', '=', user.id)
+    .execute();
+
+  const others = await ctx.storage.db
+    .selectFrom('sessions')
+    .select('id')
+    .where('user_id', '=', user.id)
+    .where('id', '!=', auth.session.id)
+    .execute();
+  await revokeSessions(
+    ctx,
+    user.id,
+    others.map((row) => row.id),
+  );
+  ctx.logger.info({ component: 'accounts', userId: user.id, revoked: others.length }, 'password changed');
+}
+
+/** Creates a single-use ticket that a browser passes when opening a WebSocket. */
+export async function createTicket(ctx: AppContext, auth: Auth): Promise<{ ticket: string; expiresAt: number }> {
+  const ticket = createSecret('cbt');
+  const expiresAt = ctx.now() + ctx.config.wsTicketTtlMs;
+  await ctx.storage.db
+    .insertInto('ws_tickets')
+    .values({ ticket_hash: hashSecret(ticket), session_id: auth.session.id, user_id: auth.user.id, expires_at: expiresAt })
+    .execute();
+  return { ticket, expiresAt };
+}
+
+/** Consumes a ticket: the delete makes a replayed ticket fail. */
+export async function redeemTicket(ctx: AppContext, ticket: string): Promise<Auth | undefined> {
+  const row = await ctx.storage.db
+    .deleteFrom('ws_tickets')
+    .where('ticket_hash', '=', hashSecret(ticket))
+    .returningAll()
+    .executeTakeFirst();
+  if (row === undefined || Number(row.expires_at) <= ctx.now()) return undefined;
+
+  const session = await ctx.storage.db.selectFrom('sessions').selectAll().where('id', '=', row.session_id).executeTakeFirst();
+  if (session === undefined || Number(session.expires_at) <= ctx.now()) return undefined;
+  const user = await findUserById(ctx.storage.db, session.user_id);
+  return user === undefined ? undefined : { user, session };
+}
+
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,158 @@
+/** The subset of the WebSocket interface the client uses; browsers' WebSocket and the `ws` package both have it. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+
+export interface EventFrame {
+  type: 'event';
+  stream: string;
+  seq: number;
+  event: string;
+  at: number;
+  data: Record<string, unknown>;
+}
+
+export interface ReadyFrame {
+  type: 'ready';
+  connection_id: string;
+  user_id: string;
+  session_id: string;
+  heartbeat_ms: number;
+  streams: Record<string, number>;
+  unavailable: string[];
+}
+
+export interface RealtimeOptions {
+  /** Opens a new socket: with a bearer header in Node, with a fresh ticket in browsers. */
+  connect: () => WebSocketLike | Promise<WebSocketLike>;
+  onEvent?: (event: EventFrame) => void;
+  onReady?: (ready: ReadyFrame) => void;
+  /** A stream whose missed events are gone: reload its state over HTTP. */
+  onResync?: (stream: string) => void;
+  onClose?: (code: number, reason: string) => void;
+  /** Reconnects after a drop unless the server revoked the session; default true. */
+  reconnect?: boolean;
+  maxBackoffMs?: number;
+}
+
+const NO_RECONNECT_CODES = new Set([4001]);
+
+/**
+ * A real-time client that remembers the last seq of every stream and, after
+ * any drop, reconnects and resumes from there. Each event reaches `onEvent`
+ * once, in order within its stream.
+ */
+export class RealtimeClient {
+  readonly positions = new Map<string, number>();
+  /** Events dropped because their seq was already seen; stays 0 unless the server repeats itself. */
+  duplicates = 0;
+  /** Events whose seq skipped ahead of the last one seen in their stream. */
+  gaps = 0;
+  connections = 0;
+  #socket: WebSocketLike | undefined;
+  #stopped = false;
+  #attempt = 0;
+  #readyWaiters: Array<() => void> = [];
+  readonly #options: RealtimeOptions;
+
+  constructor(options: RealtimeOptions) {
+    this.#options = options;
+  }
+
+  async start(): Promise<void> {
+    this.#stopped = false;
+    const ready = new Promise<void>((resolve) => this.#readyWaiters.push(resolve));
+    await this.#open();
+    return ready;
+  }
+
+  /** Resolves at the next ready frame, such as after a reconnect. */
+  nextReady(): Promise<void> {
+    return new Promise((resolve) => this.#readyWaiters.push(resolve));
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#socket?.close(1000, 'client stopped');
+  }
+
+  /** Cuts the connection without a closing handshake, as a network failure would; the client reconnects. */
+  drop(): void {
+    const socket = this.#socket as unknown as { terminate?: () => void } | undefined;
+    if (socket?.terminate) socket.terminate();
+    else this.#socket?.close(4999, 'dropped by client');
+  }
+
+  get isOpen(): boolean {
+    return this.#socket?.readyState === 1;
+  }
+
+  async #open(): Promise<void> {
+    const socket = await this.#options.connect();
+    this.#socket = socket;
+    socket.onopen = () => {
+      this.connections += 1;
+      socket.send(JSON.stringify({ type: 'hello', positions: Object.fromEntries(this.positions) }));
+    };
+    socket.onmessage = (message) => this.#onFrame(String(message.data));
+    socket.onerror = () => {};
+    socket.onclose = (event) => {
+      this.#options.onClose?.(event.code, event.reason);
+      if (this.#socket !== socket || this.#stopped || this.#options.reconnect === false) return;
+      if (NO_RECONNECT_CODES.has(event.code)) return;
+      this.#scheduleReconnect();
+    };
+  }
+
+  #scheduleReconnect(): void {
+    const max = this.#options.maxBackoffMs ?? 5000;
+    const delay = Math.min(max, 50 * 2 ** this.#attempt) * (0.5 + Math.random() / 2);
+    this.#attempt += 1;
+    setTimeout(() => {
+      if (this.#stopped) return;
+      this.#open().catch(() => this.#scheduleReconnect());
+    }, delay);
+  }
+
+  #onFrame(text: string): void {
+    const frame = JSON.parse(text) as { type: string } & Record<string, unknown>;
+    switch (frame.type) {
+      case 'ready': {
+        const ready = frame as unknown as ReadyFrame;
+        this.#attempt = 0;
+        for (const stream of ready.unavailable) this.positions.delete(stream);
+        for (const [stream, head] of Object.entries(ready.streams)) {
+          if (!this.positions.has(stream)) this.positions.set(stream, head);
+        }
+        this.#options.onReady?.(ready);
+        const waiters = this.#readyWaiters;
+        this.#readyWaiters = [];
+        for (const resolve of waiters) resolve();
+        break;
+      }
+      case 'event': {
+        const event = frame as unknown as EventFrame;
+        const last = this.positions.get(event.stream);
+        if (last !== undefined && event.seq <= last) {
+          this.duplicates += 1;
+          return;
+        }
+        if (last !== undefined && event.seq !== last + 1) this.gaps += 1;
+        this.positions.set(event.stream, event.seq);
+        if (event.event === 'conversation.left') this.positions.delete(`c:${String(event.data.conversation_id)}`);
+        this.#options.onEvent?.(event);
+        break;
+      }
+      case 'resync':
+        this.positions.set(String(frame.stream), Number(frame.seq));
+        this.#options.onResync?.(String(frame.stream));
+        break;
+    }
+  }
+}

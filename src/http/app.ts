@@ -1,0 +1,133 @@
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance, type FastifyBaseLogger, type RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import fastifyCookie from '@fastify/cookie';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { sql } from 'kysely';
+import { registerAccountRoutes } from '../accounts/routes.js';
+import { registerConversationRoutes } from '../conversations/routes.js';
+import { registerMessageRoutes } from '../messages/routes.js';
+import { registerTeamRoutes } from '../teams/routes.js';
+import type { Config } from '../platform/config.js';
+import type { AppContext } from '../platform/context.js';
+import { AppError } from '../platform/errors.js';
+import { newId } from '../platform/ids.js';
+import { createLogger, type Logger } from '../platform/logger.js';
+import { MemoryEventBus } from '../realtime/event-bus.js';
+import { Gateway } from '../realtime/gateway.js';
+import { openStorage } from '../storage/database.js';
+import { handleError } from './error-handler.js';
+import { RateLimits } from './rate-limits.js';
+import { createValidatorCompiler } from './validation.js';
+
+export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+/** A built server: the HTTP app, the gateway and the shared context, not yet listening. */
+export interface ChatterBox {
+  app: App;
+  ctx: AppContext;
+  gateway: Gateway;
+  /** Starts listening and returns the base URL, such as http://127.0.0.1:3000. */
+  listen(): Promise<string>;
+  /** Stops accepting, tells sockets to go away, finishes in-flight requests, closes storage. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds a ChatterBox node from a config. The server entry point and the
+ * tests share this one factory.
+ */
+export async function buildChatterBox(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<ChatterBox> {
+  const storage = await openStorage({ dataDir: config.dataDir });
+  const ctx: AppContext = {
+    config,
+    logger,
+    storage,
+    bus: new MemoryEventBus(),
+    rateLimits: new RateLimits(config.rateLimits),
+    now: () => Date.now(),
+  };
+
+  const app: App = Fastify({
+    loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
+    bodyLimit: config.maxBodyBytes,
+    genReqId: () => newId(),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(createValidatorCompiler());
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request) => {
+    throw new AppError('ROUTE_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`);
+  });
+  app.decorateRequest('auth', undefined);
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+    void reply.header('x-content-type-options', 'nosniff');
+  });
+
+  await app.register(fastifyCookie);
+  await registerOpenApi(app);
+
+  app.get('/healthz', { schema: { tags: ['operations'] } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { tags: ['operations'] } }, async (_request, reply) => {
+    try {
+      await sql`select 1`.execute(storage.db);
+      return { status: 'ready' };
+    } catch (error) {
+      logger.error({ component: 'http', err: error }, 'readiness check failed');
+      return reply.status(503).send(new AppError('UNAVAILABLE', 'Storage is not reachable').toBody());
+    }
+  });
+
+  registerAccountRoutes(app, ctx);
+  registerTeamRoutes(app, ctx);
+  registerConversationRoutes(app, ctx);
+  registerMessageRoutes(app, ctx);
+
+  await app.ready();
+  const gateway = new Gateway(ctx, app.server);
+
+  return {
+    app,
+    ctx,
+    gateway,
+    async listen() {
+      await app.listen({ host: config.host, port: config.port });
+      const address = app.server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      logger.info({ component: 'server', host: address.address, port: address.port }, 'listening');
+      return `http://${host}:${address.port}`;
+    },
+    async close() {
+      const started = Date.now();
+      await gateway.close();
+      await app.close();
+      await ctx.bus.close();
+      await storage.close();
+      logger.info({ component: 'server', durationMs: Date.now() - started }, 'stopped');
+    },
+  };
+}
+
+async function registerOpenApi(app: App): Promise<void> {
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'ChatterBox API',
+        version: '0.1.0',
+        description: 'Team messaging over HTTP; real-time events over the WebSocket at /api/realtime (see docs/realtime.md).',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}

@@ -1,0 +1,63 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { authenticateToken, type Auth } from '../accounts/actions.js';
+import type { AppContext } from '../platform/context.js';
+import { AppError } from '../platform/errors.js';
+
+export const SESSION_COOKIE = 'cb_session';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: Auth | undefined;
+  }
+}
+
+/** Reads the bearer token of a request: the Authorization header, else the session cookie. */
+export function readToken(request: FastifyRequest): { token: string; viaCookie: boolean } | undefined {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    return match?.[1] === undefined ? undefined : { token: match[1], viaCookie: false };
+  }
+  const cookie = request.cookies[SESSION_COOKIE];
+  return cookie ? { token: cookie, viaCookie: true } : undefined;
+}
+
+/** True when the origin is one this server was told to trust, or the server's own. */
+export function isAllowedOrigin(ctx: AppContext, origin: string, host: string | undefined): boolean {
+  if (ctx.config.allowedOrigins.includes(origin)) return true;
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Builds the pre-handler that requires a live session. A state-changing
+ * request authenticated by cookie must come from an allowed origin, which
+ * stops cross-site request forgery.
+ */
+export function requireAuth(ctx: AppContext) {
+  return async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    const credentials = readToken(request);
+    if (credentials === undefined) throw new AppError('UNAUTHENTICATED', 'Log in first: send a bearer token or session cookie');
+
+    if (credentials.viaCookie && !['GET', 'HEAD', 'OPTIONS'].includes(request.method)) {
+      const origin = request.headers.origin;
+      if (origin === undefined || !isAllowedOrigin(ctx, origin, request.headers.host)) {
+        throw new AppError('ORIGIN_NOT_ALLOWED', 'Cross-site request rejected: the Origin header is missing or not allowed');
+      }
+    }
+
+    const auth = await authenticateToken(ctx, credentials.token);
+    if (auth === undefined) throw new AppError('UNAUTHENTICATED', 'The session has expired or was revoked; log in again');
+    request.auth = auth;
+    request.log = request.log.child({ userId: auth.user.id });
+  };
+}
+
+/** The caller of a route behind requireAuth. */
+export function callerOf(request: FastifyRequest): Auth {
+  if (request.auth === undefined) throw new AppError('UNAUTHENTICATED', 'Log in first');
+  return request.auth;
+}

@@ -1,0 +1,207 @@
+import type { Auth } from '../accounts/actions.js';
+import { accessConversation } from '../conversations/access.js';
+import { commitWithEvents, type AppContext } from '../platform/context.js';
+import { AppError } from '../platform/errors.js';
+import { newId } from '../platform/ids.js';
+import { conversationStream } from '../realtime/events.js';
+import type { Db, Tx } from '../storage/database.js';
+import type { MessageRow } from '../storage/schema.js';
+import type { EventWriter } from '../storage/streams.js';
+import { isTeamAdmin } from '../teams/access.js';
+import { findMessage, findMessageByClientId, MAX_REPLY_USERS, summariseThread } from './queries.js';
+import { presentMessage, type PostMessageBody } from './schemas.js';
+import { checkMessageText } from './text.js';
+
+export interface PostResult {
+  message: MessageRow;
+  /** False when a retry with a known client_msg_id returned the first message. */
+  created: boolean;
+}
+
+/**
+ * Posts a message, or a thread reply when `thread_root_id` is set (a reply to
+ * a reply attaches to its root). With a client_msg_id, a retry returns the
+ * message first stored: the unique index on (author, client id) decides a race.
+ */
+export async function postMessage(
+  ctx: AppContext,
+  auth: Auth,
+  conversationId: string,
+  body: PostMessageBody,
+  address: string,
+): Promise<PostResult> {
+  const text = checkMessageText(body.text, ctx.config.maxMessageChars);
+  await ctx.rateLimits.consume([
+    ['postPerUser', auth.user.id],
+    ['postPerAddress', address],
+  ]);
+
+  if (body.client_msg_id !== undefined) {
+    const earlier = await findRetried(ctx, auth, conversationId, body.client_msg_id);
+    if (earlier !== undefined) return { message: earlier, created: false };
+  }
+
+  try {
+    const message = await commitWithEvents(ctx, async (tx, events, now) => {
+      await accessConversation(tx, conversationId, auth.user.id, 'write');
+      const root = body.thread_root_id === undefined ? undefined : await findThreadRoot(tx, conversationId, body.thread_root_id);
+      return insertMessage(tx, events, { conversationId, authorId: auth.user.id, text, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id }, now);
+    });
+    return { message, created: true };
+  } catch (error) {
+    if (body.client_msg_id === undefined || !ctx.storage.dialect.isUniqueViolation(error)) throw error;
+    const earlier = await findRetried(ctx, auth, conversationId, body.client_msg_id);
+    if (earlier === undefined) throw error;
+    return { message: earlier, created: false };
+  }
+}
+
+async function findRetried(ctx: AppContext, auth: Auth, conversationId: string, clientMsgId: string): Promise<MessageRow | undefined> {
+  const earlier = await findMessageByClientId(ctx.storage.db, auth.user.id, clientMsgId);
+  if (earlier === undefined) return undefined;
+  if (earlier.conversation_id !== conversationId) {
+    throw new AppError('CLIENT_MESSAGE_ID_REUSED', 'This client_msg_id was already used for another conversation', { field: 'client_msg_id' });
+  }
+  // The caller must still have access: a retry after removal is denied like any post.
+  await accessConversation(ctx.storage.db, conversationId, auth.user.id, 'member');
+  return earlier;
+}
+
+/** Resolves the root a reply attaches to: replying to a reply attaches to that reply's root. */
+async function findThreadRoot(tx: Tx, conversationId: string, messageId: string): Promise<MessageRow> {
+  let root = await findMessage(tx, messageId);
+  if (root?.root_id) root = await findMessage(tx, root.root_id);
+  if (root === undefined || root.conversation_id !== conversationId || root.deleted_at !== null) {
+    throw new AppError('MESSAGE_NOT_FOUND', 'The thread root was not found in this conversation', { field: 'thread_root_id' });
+  }
+  return root;
+}
+
+interface NewMessage {
+  conversationId: string;
+  authorId: string;
+  text: string;
+  root: MessageRow | undefined;
+  alsoInChannel: boolean;
+  clientMsgId: string | undefined;
+}
+
+async function insertMessage(tx: Tx, events: EventWriter, input: NewMessage, now: number): Promise<MessageRow> {
+  let message: MessageRow | undefined;
+  await events.append(conversationStream(input.conversationId), 'message.posted', async (seq) => {
+    message = {
+      id: newId(),
+      conversation_id: input.conversationId,
+      seq,
+      author_id: input.authorId,
+      text: input.text,
+      root_id: input.root?.id ?? null,
+      also_in_channel: input.root !== undefined && input.alsoInChannel ? 1 : 0,
+      reply_count: 0,
+      reply_users: '[]',
+      last_reply_at: null,
+      edited_at: null,
+      deleted_at: null,
+      created_at: now,
+      client_msg_id: input.clientMsgId ?? null,
+    };
+    await tx.insertInto('messages').values(message).execute();
+    return { message: presentMessage(message) };
+  });
+  if (message === undefined) throw new Error('message.posted event was not written');
+
+  if (input.root !== undefined) await recordReply(tx, events, input.root, input.authorId, now);
+  return message;
+}
+
+/** Updates a thread root for a new reply without rescanning the thread. */
+async function recordReply(tx: Tx, events: EventWriter, root: MessageRow, authorId: string, now: number): Promise<void> {
+  const replyUsers = JSON.parse(root.reply_users) as string[];
+  if (!replyUsers.includes(authorId) && replyUsers.length < MAX_REPLY_USERS) replyUsers.push(authorId);
+
+  const updated = await tx
+    .updateTable('messages')
+    .set((eb) => ({ reply_count: eb('reply_count', '+', 1), last_reply_at: now, reply_users: JSON.stringify(replyUsers) }))
+    .where('id', '=', root.id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await appendThreadUpdated(events, updated);
+}
+
+function appendThreadUpdated(events: EventWriter, root: MessageRow) {
+  const view = presentMessage(root);
+  return events.append(conversationStream(root.conversation_id), 'thread.updated', {
+    root_id: root.id,
+    reply_count: view.reply_count,
+    reply_users: view.reply_users,
+    last_reply_at: view.last_reply_at,
+  });
+}
+
+/** Loads a live message the caller can read; a hidden one answers MESSAGE_NOT_FOUND. */
+export async function accessMessage(db: Db | Tx, userId: string, messageId: string) {
+  const message = await findMessage(db, messageId);
+  const notFound = new AppError('MESSAGE_NOT_FOUND', 'Message not found');
+  if (message === undefined) throw notFound;
+  try {
+    const access = await accessConversation(db, message.conversation_id, userId, 'read');
+    return { message, access };
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'CONVERSATION_NOT_FOUND') throw notFound;
+    throw error;
+  }
+}
+
+export async function editMessage(ctx: AppContext, auth: Auth, messageId: string, rawText: string): Promise<MessageRow> {
+  const text = checkMessageText(rawText, ctx.config.maxMessageChars);
+
+  return commitWithEvents(ctx, async (tx, events, now) => {
+    const { message } = await accessMessage(tx, auth.user.id, messageId);
+    if (message.deleted_at !== null) throw new AppError('MESSAGE_NOT_FOUND', 'Message not found');
+    if (message.author_id !== auth.user.id) throw new AppError('FORBIDDEN', 'Only the author can edit a message');
+    await accessConversation(tx, message.conversation_id, auth.user.id, 'write');
+
+    const updated = await tx
+      .updateTable('messages')
+      .set({ text, edited_at: now })
+      .where('id', '=', messageId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await events.append(conversationStream(message.conversation_id), 'message.edited', { message: presentMessage(updated) });
+    return updated;
+  });
+}
+
+/**
+ * Deletes a message: its author or a team admin may. The row stays with its
+ * text erased, so a deleted thread root keeps its replies readable.
+ */
+export async function deleteMessage(ctx: AppContext, auth: Auth, messageId: string): Promise<void> {
+  await commitWithEvents(ctx, async (tx, events, now) => {
+    const { message, access } = await accessMessage(tx, auth.user.id, messageId);
+    if (message.deleted_at !== null) throw new AppError('MESSAGE_NOT_FOUND', 'Message not found');
+    if (message.author_id !== auth.user.id && !isTeamAdmin(access.teamMembership.role)) {
+      throw new AppError('FORBIDDEN', 'Only the author or a team admin can delete a message');
+    }
+    if (access.conversation.archived_at !== null) {
+      throw new AppError('CONVERSATION_ARCHIVED', 'This channel is archived and read-only');
+    }
+
+    await tx.updateTable('messages').set({ text: '', deleted_at: now }).where('id', '=', messageId).execute();
+    await events.append(conversationStream(message.conversation_id), 'message.deleted', {
+      message_id: message.id,
+      thread_root_id: message.root_id,
+    });
+
+    if (message.root_id !== null) {
+      const summary = await summariseThread(tx, message.root_id);
+      const root = await tx
+        .updateTable('messages')
+        .set({ reply_count: summary.replyCount, last_reply_at: summary.lastReplyAt, reply_users: JSON.stringify(summary.replyUsers) })
+        .where('id', '=', message.root_id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await appendThreadUpdated(events, root);
+    }
+  });
+}

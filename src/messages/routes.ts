@@ -1,0 +1,64 @@
+import { Type } from '@sinclair/typebox';
+import type { App } from '../http/app.js';
+import { callerOf, requireAuth } from '../http/auth.js';
+import { ConversationParams } from '../conversations/schemas.js';
+import type { AppContext } from '../platform/context.js';
+import { accessMessage, deleteMessage, editMessage, postMessage } from './actions.js';
+import { readHistory, readThread } from './history.js';
+import { EditMessageBody, HistoryQuery, Message, MessagePage, MessageParams, PostMessageBody, ThreadQuery, presentMessage } from './schemas.js';
+
+export function registerMessageRoutes(app: App, ctx: AppContext): void {
+  const authenticated = { preHandler: requireAuth(ctx) };
+  const tags = ['messages'];
+
+  app.post(
+    '/api/conversations/:conversationId/messages',
+    { ...authenticated, schema: { tags, params: ConversationParams, body: PostMessageBody, response: { 200: Message, 201: Message } } },
+    async (request, reply) => {
+      const result = await postMessage(ctx, callerOf(request), request.params.conversationId, request.body, request.ip);
+      return reply.status(result.created ? 201 : 200).send(presentMessage(result.message));
+    },
+  );
+
+  app.get(
+    '/api/conversations/:conversationId/messages',
+    { ...authenticated, schema: { tags, params: ConversationParams, querystring: HistoryQuery, response: { 200: MessagePage } } },
+    async (request) => {
+      const page = await readHistory(ctx, callerOf(request), request.params.conversationId, request.query);
+      return { messages: page.messages.map(presentMessage), has_more_before: page.hasMoreBefore, has_more_after: page.hasMoreAfter };
+    },
+  );
+
+  app.get('/api/messages/:messageId', { ...authenticated, schema: { tags, params: MessageParams, response: { 200: Message } } }, async (request) => {
+    const { message } = await accessMessage(ctx.storage.db, callerOf(request).user.id, request.params.messageId);
+    return presentMessage(message);
+  });
+
+  app.patch(
+    '/api/messages/:messageId',
+    { ...authenticated, schema: { tags, params: MessageParams, body: EditMessageBody, response: { 200: Message } } },
+    async (request) => presentMessage(await editMessage(ctx, callerOf(request), request.params.messageId, request.body.text)),
+  );
+
+  app.delete('/api/messages/:messageId', { ...authenticated, schema: { tags, params: MessageParams } }, async (request, reply) => {
+    await deleteMessage(ctx, callerOf(request), request.params.messageId);
+    return reply.status(204).send();
+  });
+
+  app.get(
+    '/api/messages/:messageId/thread',
+    {
+      ...authenticated,
+      schema: {
+        tags,
+        params: MessageParams,
+        querystring: ThreadQuery,
+        response: { 200: Type.Object({ root: Message, replies: Type.Array(Message), has_more: Type.Boolean() }) },
+      },
+    },
+    async (request) => {
+      const thread = await readThread(ctx, callerOf(request), request.params.messageId, request.query);
+      return { root: presentMessage(thread.root), replies: thread.replies.map(presentMessage), has_more: thread.hasMore };
+    },
+  );
+}

@@ -1,0 +1,82 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Id, Strict, toIso } from '../http/schemas.js';
+import type { MessageRow } from '../storage/schema.js';
+
+export const PostMessageBody = Type.Object(
+  {
+    text: Type.String({ description: 'Markdown source, at most 40,000 characters by default' }),
+    client_msg_id: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$', description: 'Idempotency key chosen by the client' }),
+    ),
+    thread_root_id: Type.Optional(Id),
+    also_in_channel: Type.Optional(Type.Boolean({ description: 'Also show a thread reply in the channel' })),
+  },
+  { additionalProperties: false },
+);
+export type PostMessageBody = Static<typeof PostMessageBody>;
+
+export const EditMessageBody = Strict({ text: Type.String() });
+export type EditMessageBody = Static<typeof EditMessageBody>;
+
+export const MessageParams = Strict({ messageId: Id });
+
+export const HistoryQuery = Type.Object(
+  {
+    before: Type.Optional(Type.Integer({ minimum: 1, description: 'Messages with a lower seq' })),
+    after: Type.Optional(Type.Integer({ minimum: 0, description: 'Messages with a higher seq' })),
+    around: Type.Optional(Id),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+  },
+  { additionalProperties: false },
+);
+export type HistoryQuery = Static<typeof HistoryQuery>;
+
+export const ThreadQuery = Strict({
+  after: Type.Optional(Type.Integer({ minimum: 0 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 100 })),
+});
+export type ThreadQuery = Static<typeof ThreadQuery>;
+
+export const Message = Type.Object({
+  id: Id,
+  conversation_id: Id,
+  seq: Type.Integer(),
+  author_id: Id,
+  text: Type.String(),
+  thread_root_id: Type.Union([Id, Type.Null()]),
+  also_in_channel: Type.Boolean(),
+  reply_count: Type.Integer(),
+  reply_users: Type.Array(Id),
+  last_reply_at: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String(),
+  edited_at: Type.Union([Type.String(), Type.Null()]),
+  deleted: Type.Boolean(),
+  client_msg_id: Type.Union([Type.String(), Type.Null()]),
+});
+export type Message = Static<typeof Message>;
+
+export const MessagePage = Type.Object({
+  messages: Type.Array(Message),
+  has_more_before: Type.Boolean(),
+  has_more_after: Type.Boolean(),
+});
+
+export function presentMessage(row: MessageRow): Message {
+  const deleted = row.deleted_at !== null;
+  return {
+    id: row.id,
+    conversation_id: row.conversation_id,
+    seq: Number(row.seq),
+    author_id: row.author_id,
+    text: deleted ? '' : row.text,
+    thread_root_id: row.root_id,
+    also_in_channel: Boolean(row.also_in_channel),
+    reply_count: Number(row.reply_count),
+    reply_users: JSON.parse(row.reply_users) as string[],
+    last_reply_at: toIso(row.last_reply_at),
+    created_at: toIso(row.created_at),
+    edited_at: toIso(row.edited_at),
+    deleted,
+    client_msg_id: row.client_msg_id,
+  };
+}

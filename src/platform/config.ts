@@ -1,0 +1,144 @@
+import path from 'node:path';
+
+/** Every setting of a ChatterBox node, read once from the environment at start. */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  logLevel: string;
+  /** Origins allowed to open WebSocket connections and to use cookie sessions. */
+  allowedOrigins: string[];
+  sessionTtlMs: number;
+  wsTicketTtlMs: number;
+  maxBodyBytes: number;
+  maxMessageChars: number;
+  maxGroupDmMembers: number;
+  ws: {
+    maxFrameBytes: number;
+    /** Bytes queued for one socket before the server drops it as a slow reader. */
+    maxBufferedBytes: number;
+    heartbeatIntervalMs: number;
+    /** Time a connection has to send its hello frame before it is closed. */
+    helloTimeoutMs: number;
+    compression: boolean;
+  };
+  rateLimits: {
+    loginPerAddressPerMinute: number;
+    loginPerAccountPerMinute: number;
+    postsPerUserPerMinute: number;
+    postsPerAddressPerMinute: number;
+  };
+  shutdownGraceMs: number;
+}
+
+const DEFAULTS: Config = {
+  host: '127.0.0.1',
+  port: 3000,
+  dataDir: './data',
+  logLevel: 'info',
+  allowedOrigins: [],
+  sessionTtlMs: 30 * 24 * 3600 * 1000,
+  wsTicketTtlMs: 30 * 1000,
+  maxBodyBytes: 1024 * 1024,
+  maxMessageChars: 40_000,
+  maxGroupDmMembers: 9,
+  ws: {
+    maxFrameBytes: 64 * 1024,
+    maxBufferedBytes: 4 * 1024 * 1024,
+    heartbeatIntervalMs: 30_000,
+    helloTimeoutMs: 10_000,
+    compression: false,
+  },
+  rateLimits: {
+    loginPerAddressPerMinute: 30,
+    loginPerAccountPerMinute: 10,
+    postsPerUserPerMinute: 600,
+    postsPerAddressPerMinute: 3000,
+  },
+  shutdownGraceMs: 10_000,
+};
+
+/** A partial config for tests: nested groups may be given in part. */
+export type ConfigOverrides = Partial<Omit<Config, 'ws' | 'rateLimits'>> & {
+  ws?: Partial<Config['ws']>;
+  rateLimits?: Partial<Config['rateLimits']>;
+};
+
+/** Merges overrides onto the defaults. */
+export function buildConfig(overrides: ConfigOverrides = {}): Config {
+  return {
+    ...DEFAULTS,
+    ...overrides,
+    ws: { ...DEFAULTS.ws, ...overrides.ws },
+    rateLimits: { ...DEFAULTS.rateLimits, ...overrides.rateLimits },
+  };
+}
+
+/**
+ * Reads the environment into a Config. Every invalid variable is collected, so
+ * one start reports them all; an invalid environment throws with that list.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+
+  function integer(name: string, fallback: number, min: number): number {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) {
+      problems.push(`${name} must be an integer of at least ${min}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  }
+
+  function flag(name: string, fallback: boolean): boolean {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    problems.push(`${name} must be true or false, got "${raw}"`);
+    return fallback;
+  }
+
+  const port = integer('PORT', DEFAULTS.port, 0);
+  if (port > 65535) problems.push(`PORT must be at most 65535, got ${port}`);
+
+  const origins = (env.CHATTERBOX_ALLOWED_ORIGINS ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== '');
+  for (const origin of origins) {
+    if (!/^https?:\/\/[^/]+$/.test(origin)) {
+      problems.push(`CHATTERBOX_ALLOWED_ORIGINS entry "${origin}" must look like https://host[:port]`);
+    }
+  }
+
+  const config = buildConfig({
+    host: env.HOST || DEFAULTS.host,
+    port,
+    dataDir: path.resolve(env.CHATTERBOX_DATA_DIR || DEFAULTS.dataDir),
+    logLevel: env.LOG_LEVEL || DEFAULTS.logLevel,
+    allowedOrigins: origins,
+    sessionTtlMs: integer('CHATTERBOX_SESSION_TTL_MS', DEFAULTS.sessionTtlMs, 60_000),
+    maxBodyBytes: integer('CHATTERBOX_MAX_BODY_BYTES', DEFAULTS.maxBodyBytes, 1024),
+    ws: {
+      maxFrameBytes: integer('CHATTERBOX_WS_MAX_FRAME_BYTES', DEFAULTS.ws.maxFrameBytes, 1024),
+      maxBufferedBytes: integer('CHATTERBOX_WS_MAX_BUFFERED_BYTES', DEFAULTS.ws.maxBufferedBytes, 64 * 1024),
+      heartbeatIntervalMs: integer('CHATTERBOX_WS_HEARTBEAT_MS', DEFAULTS.ws.heartbeatIntervalMs, 1000),
+      helloTimeoutMs: DEFAULTS.ws.helloTimeoutMs,
+      compression: flag('CHATTERBOX_WS_COMPRESSION', DEFAULTS.ws.compression),
+    },
+    rateLimits: {
+      loginPerAddressPerMinute: integer('CHATTERBOX_LOGIN_LIMIT_PER_ADDRESS', DEFAULTS.rateLimits.loginPerAddressPerMinute, 1),
+      loginPerAccountPerMinute: integer('CHATTERBOX_LOGIN_LIMIT_PER_ACCOUNT', DEFAULTS.rateLimits.loginPerAccountPerMinute, 1),
+      postsPerUserPerMinute: integer('CHATTERBOX_POST_LIMIT_PER_USER', DEFAULTS.rateLimits.postsPerUserPerMinute, 1),
+      postsPerAddressPerMinute: integer('CHATTERBOX_POST_LIMIT_PER_ADDRESS', DEFAULTS.rateLimits.postsPerAddressPerMinute, 1),
+    },
+  });
+
+  if (problems.length > 0) {
+    throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return config;
+}

@@ -1,0 +1,37 @@
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { Storage, Tx } from '../storage/database.js';
+import type { EventBus } from '../realtime/event-bus.js';
+import { EventWriter } from '../storage/streams.js';
+import type { RateLimits } from '../http/rate-limits.js';
+
+/** What every action receives: configuration, storage, fan-out and logging. */
+export interface AppContext {
+  config: Config;
+  logger: Logger;
+  storage: Storage;
+  bus: EventBus;
+  rateLimits: RateLimits;
+  now: () => number;
+}
+
+/**
+ * Runs `work` in one transaction with an event writer, then publishes the
+ * events it appended. Events reach the bus only after the commit, so no socket
+ * ever sees a change that could still roll back.
+ */
+export async function commitWithEvents<T>(
+  ctx: AppContext,
+  work: (tx: Tx, events: EventWriter, now: number) => Promise<T>,
+): Promise<T> {
+  const now = ctx.now();
+  let writer: EventWriter | undefined;
+
+  const result = await ctx.storage.db.transaction().execute(async (tx) => {
+    writer = new EventWriter(tx, now);
+    return work(tx, writer, now);
+  });
+
+  if (writer !== undefined && writer.events.length > 0) ctx.bus.publish(writer.events);
+  return result;
+}

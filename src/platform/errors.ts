@@ -1,0 +1,72 @@
+/**
+ * The registry of stable error codes. A code's HTTP status never changes, and a
+ * retired code is never reused; docs/errors.md lists the same codes, and a test
+ * keeps the two in step.
+ */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  MESSAGE_EMPTY: 400,
+  MESSAGE_TOO_LONG: 400,
+  INVALID_CHANNEL_NAME: 400,
+  INVALID_CURSOR: 400,
+  UNAUTHENTICATED: 401,
+  INVALID_CREDENTIALS: 401,
+  FORBIDDEN: 403,
+  NOT_IN_CONVERSATION: 403,
+  ORIGIN_NOT_ALLOWED: 403,
+  NOT_FOUND: 404,
+  TEAM_NOT_FOUND: 404,
+  CONVERSATION_NOT_FOUND: 404,
+  MESSAGE_NOT_FOUND: 404,
+  USER_NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  EMAIL_TAKEN: 409,
+  USERNAME_TAKEN: 409,
+  CHANNEL_NAME_TAKEN: 409,
+  ALREADY_MEMBER: 409,
+  NOT_A_MEMBER: 409,
+  LAST_OWNER: 409,
+  CONVERSATION_ARCHIVED: 409,
+  CLIENT_MESSAGE_ID_REUSED: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Data a client can act on: the offending field, a limit, a retry time. */
+export interface ErrorDetails {
+  field?: string;
+  max?: number;
+  retryAfterSeconds?: number;
+  [key: string]: unknown;
+}
+
+/** The one error type of the API: a stable code, its status, a safe message. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+    super(message);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERROR_CODES[code];
+    this.details = details;
+  }
+
+  /** The body every error response carries. */
+  toBody(): { error: { code: ErrorCode; message: string } & ErrorDetails } {
+    return { error: { code: this.code, message: this.message, ...this.details } };
+  }
+}
+
+/** Builds a 400 for one named field. */
+export function invalidField(field: string, message: string, code: ErrorCode = 'VALIDATION_FAILED'): AppError {
+  return new AppError(code, message, { field });
+}

@@ -1,0 +1,337 @@
+import type { WebSocket } from 'ws';
+import type { Auth } from '../accounts/actions.js';
+import { listConversationsOfUser } from '../conversations/queries.js';
+import type { AppContext } from '../platform/context.js';
+import type { Logger } from '../platform/logger.js';
+import { getStreamPositions, listEventsAfter } from '../storage/streams.js';
+import { listTeamIdsOfUser } from '../accounts/queries.js';
+import type { EventListener } from './event-bus.js';
+import { conversationStream, encodeEventFrame, teamStream, userStream, type StreamEvent, type StreamId } from './events.js';
+import { parseClientFrame, type HelloFrame } from './frames.js';
+
+/** Close codes of the gateway; docs/realtime.md lists them. */
+export const CLOSE = {
+  goingAway: 1001,
+  sessionRevoked: 4001,
+  helloTimeout: 4002,
+  slowConsumer: 4003,
+  invalidFrame: 4400,
+} as const;
+
+/** Events read from storage per query while a stream catches up. */
+const FILL_PAGE_SIZE = 500;
+
+interface StreamState {
+  /** Highest seq sent to this socket; every lower one was sent exactly once. */
+  delivered: number;
+  /** True while stored events are being read; live events wait in `pending` meanwhile. */
+  filling: boolean;
+  pending: StreamEvent[];
+  /** Team of a conversation stream, so leaving a team drops its conversations. */
+  teamId?: string;
+}
+
+/**
+ * One authenticated socket. It delivers each subscribed stream's events in
+ * seq order, exactly once: a live event that skips ahead, a resume and a
+ * new membership all go through the same fill from stored events.
+ */
+export class Connection {
+  readonly id: string;
+  readonly auth: Auth;
+  readonly #socket: WebSocket;
+  readonly #ctx: AppContext;
+  readonly #log: Logger;
+  readonly #streams = new Map<StreamId, StreamState>();
+  readonly #listener: EventListener;
+  #state: 'awaiting-hello' | 'ready' | 'closed' = 'awaiting-hello';
+  #helloTimer: NodeJS.Timeout | undefined;
+  alive = true;
+
+  constructor(id: string, socket: WebSocket, auth: Auth, ctx: AppContext, onClose: (connection: Connection) => void) {
+    this.id = id;
+    this.auth = auth;
+    this.#socket = socket;
+    this.#ctx = ctx;
+    this.#log = ctx.logger.child({ component: 'realtime', connectionId: id, userId: auth.user.id });
+    this.#listener = (event, frame) => this.#onLive(event, frame);
+
+    socket.on('message', (data, isBinary) => this.#onFrame(data.toString(), isBinary));
+    socket.on('pong', () => {
+      this.alive = true;
+    });
+    socket.on('close', (code) => {
+      this.#teardown();
+      this.#log.info({ code }, 'socket closed');
+      onClose(this);
+    });
+    socket.on('error', (error) => this.#log.info({ err: error }, 'socket error'));
+
+    this.#helloTimer = setTimeout(() => this.close(CLOSE.helloTimeout, 'no hello frame received in time'), ctx.config.ws.helloTimeoutMs);
+  }
+
+  /** Pings the socket; one that did not answer the previous ping is dropped as dead. */
+  heartbeat(): void {
+    if (!this.alive) {
+      this.#log.info('heartbeat missed; terminating socket');
+      this.#socket.terminate();
+      return;
+    }
+    this.alive = false;
+    this.#socket.ping();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#state === 'closed') return;
+    this.#teardown();
+    this.#socket.close(code, reason);
+    // A peer that never completes the closing handshake is cut after a grace period.
+    setTimeout(() => this.#socket.terminate(), 5000).unref();
+  }
+
+  /** Re-reads the state after an await, which the narrowed type cannot see change. */
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  #teardown(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    clearTimeout(this.#helloTimer);
+    for (const stream of this.#streams.keys()) this.#ctx.bus.unsubscribe(stream, this.#listener);
+    this.#streams.clear();
+  }
+
+  #send(payload: string): void {
+    if (this.#state === 'closed') return;
+    // A reader that cannot keep up is dropped rather than buffered without bound; it resumes from its positions.
+    if (this.#socket.bufferedAmount > this.#ctx.config.ws.maxBufferedBytes) {
+      this.#log.warn({ bufferedBytes: this.#socket.bufferedAmount }, 'slow consumer dropped');
+      this.close(CLOSE.slowConsumer, 'slow consumer: reconnect and resume');
+      return;
+    }
+    this.#socket.send(payload);
+  }
+
+  #sendError(code: string, message: string, field?: string): void {
+    this.#send(JSON.stringify({ type: 'error', error: { code, message, ...(field !== undefined && { field }) } }));
+  }
+
+  #onFrame(text: string, isBinary: boolean): void {
+    const parsed = parseClientFrame(text, isBinary);
+    if ('error' in parsed) {
+      this.#sendError(parsed.error.code, parsed.error.message, parsed.error.field);
+      if (this.#state === 'awaiting-hello') this.close(CLOSE.invalidFrame, 'invalid hello frame');
+      return;
+    }
+
+    const frame = parsed.frame;
+    if (frame.type === 'ping') {
+      this.#send(JSON.stringify({ type: 'pong', ...(frame.id !== undefined && { id: frame.id }) }));
+      return;
+    }
+    if (this.#state !== 'awaiting-hello') {
+      this.#sendError('VALIDATION_FAILED', 'hello was already received on this connection', 'type');
+      return;
+    }
+    clearTimeout(this.#helloTimer);
+    this.#state = 'ready';
+    this.#start(frame).catch((error: unknown) => {
+      this.#log.error({ err: error }, 'starting the connection failed');
+      this.close(1011, 'internal error');
+    });
+  }
+
+  /**
+   * Subscribes every stream the user may read, then reports each stream's head.
+   * Subscribing comes first and buffers live events, so nothing committed
+   * between reading the heads and subscribing is missed.
+   */
+  async #start(hello: HelloFrame): Promise<void> {
+    const userId = this.auth.user.id;
+    const db = this.#ctx.storage.db;
+    const teamIds = await listTeamIdsOfUser(db, userId);
+    const conversations = await listConversationsOfUser(db, userId);
+    if (this.#isClosed()) return;
+
+    const streams: StreamId[] = [userStream(userId), ...teamIds.map(teamStream)];
+    for (const stream of streams) this.#subscribe(stream);
+    for (const conversation of conversations) {
+      const stream = conversationStream(conversation.id);
+      this.#subscribe(stream, conversation.team_id);
+      streams.push(stream);
+    }
+
+    const positions = await getStreamPositions(db, streams);
+    if (this.#isClosed()) return;
+
+    const heads: Record<StreamId, number> = {};
+    const toFill: StreamId[] = [];
+    const resync: StreamId[] = [];
+    for (const stream of streams) {
+      const head = positions.get(stream)?.lastSeq ?? 0;
+      const oldest = positions.get(stream)?.minSeq ?? 1;
+      const known = hello.positions[stream];
+      const state = this.#streams.get(stream);
+      if (state === undefined) continue;
+
+      heads[stream] = head;
+      if (known === undefined) {
+        state.delivered = head;
+      } else if (known > head || known < oldest - 1) {
+        // The client's position is past what exists, or older events were removed by retention.
+        state.delivered = head;
+        resync.push(stream);
+      } else {
+        state.delivered = known;
+      }
+      toFill.push(stream);
+    }
+
+    const unavailable = Object.keys(hello.positions).filter((stream) => !this.#streams.has(stream));
+    this.#send(
+      JSON.stringify({
+        type: 'ready',
+        connection_id: this.id,
+        user_id: userId,
+        session_id: this.auth.session.id,
+        heartbeat_ms: this.#ctx.config.ws.heartbeatIntervalMs,
+        streams: heads,
+        unavailable,
+      }),
+    );
+    for (const stream of resync) this.#send(JSON.stringify({ type: 'resync', stream, seq: heads[stream] }));
+    this.#log.info({ streams: streams.length, replaying: toFill.length, resync: resync.length }, 'socket ready');
+
+    await Promise.all(toFill.map((stream) => this.#fill(stream)));
+  }
+
+  /** Starts listening to a stream in buffering mode; the caller sets `delivered` and fills. */
+  #subscribe(stream: StreamId, teamId?: string): StreamState {
+    const existing = this.#streams.get(stream);
+    if (existing !== undefined) return existing;
+    const state: StreamState = { delivered: 0, filling: true, pending: [], teamId };
+    this.#streams.set(stream, state);
+    this.#ctx.bus.subscribe(stream, this.#listener);
+    return state;
+  }
+
+  #unsubscribe(stream: StreamId): void {
+    if (!this.#streams.delete(stream)) return;
+    this.#ctx.bus.unsubscribe(stream, this.#listener);
+  }
+
+  #onLive(event: StreamEvent, frame: string): void {
+    const state = this.#streams.get(event.stream);
+    if (state === undefined || this.#state !== 'ready') return;
+
+    if (state.filling) {
+      state.pending.push(event);
+    } else if (event.seq === state.delivered + 1) {
+      this.#deliver(event, frame);
+    } else if (event.seq > state.delivered + 1) {
+      // A gap: an earlier commit's event has not arrived yet. Storage has it.
+      state.filling = true;
+      state.pending.push(event);
+      this.#fill(event.stream).catch((error: unknown) => this.#failFill(event.stream, error));
+    }
+  }
+
+  /**
+   * Reads the stored events after `delivered` and sends them in order, then
+   * drains the live events buffered meanwhile. Repeats while a gap remains.
+   */
+  async #fill(stream: StreamId): Promise<void> {
+    let state = this.#streams.get(stream);
+    while (state !== undefined && this.#state === 'ready') {
+      const stored = await listEventsAfter(this.#ctx.storage.db, stream, state.delivered, FILL_PAGE_SIZE);
+      if (this.#streams.get(stream) !== state) return;
+
+      const first = stored[0];
+      if (first !== undefined && first.seq > state.delivered + 1) {
+        this.#send(JSON.stringify({ type: 'resync', stream, seq: first.seq - 1 }));
+        state.delivered = first.seq - 1;
+      }
+      for (const event of stored) {
+        if (this.#streams.get(stream) !== state) return;
+        if (event.seq === state.delivered + 1) this.#deliver(event, encodeEventFrame(event));
+      }
+      if (stored.length === FILL_PAGE_SIZE) continue;
+
+      state.pending.sort((a, b) => a.seq - b.seq);
+      const pending = state.pending;
+      state.pending = [];
+      let gap = false;
+      for (const event of pending) {
+        if (this.#streams.get(stream) !== state) return;
+        if (event.seq <= state.delivered) continue;
+        if (event.seq > state.delivered + 1) {
+          gap = true;
+          state.pending.push(event);
+          continue;
+        }
+        this.#deliver(event, encodeEventFrame(event));
+      }
+      if (!gap) {
+        state.filling = false;
+        return;
+      }
+      state = this.#streams.get(stream);
+    }
+  }
+
+  #failFill(stream: StreamId, error: unknown): void {
+    this.#log.error({ err: error, stream }, 'reading stored events failed; closing so the client resumes');
+    this.close(1011, 'internal error');
+  }
+
+  /** Sends one event and applies what it changes about this socket's own subscriptions. */
+  #deliver(event: StreamEvent, frame: string): void {
+    const state = this.#streams.get(event.stream);
+    if (state === undefined) return;
+    state.delivered = event.seq;
+    this.#send(frame);
+
+    const userId = this.auth.user.id;
+    if (event.stream === userStream(userId)) {
+      this.#applyOwnEvent(event);
+    } else if (event.type === 'member.left' && event.data.user_id === userId) {
+      // Nothing after this event reaches the socket: later events of the stream have higher seqs.
+      this.#unsubscribe(event.stream);
+    }
+  }
+
+  #applyOwnEvent(event: StreamEvent): void {
+    const data = event.data;
+    switch (event.type) {
+      case 'session.revoked':
+        if ((data.session_ids as string[]).includes(this.auth.session.id)) this.close(CLOSE.sessionRevoked, 'session revoked');
+        break;
+      case 'team.joined':
+        this.#follow(teamStream((data.team as { id: string }).id), Number(data.seq) - 1);
+        break;
+      case 'team.left':
+        this.#unsubscribe(teamStream(data.team_id as string));
+        for (const [stream, state] of this.#streams) {
+          if (state.teamId === data.team_id) this.#unsubscribe(stream);
+        }
+        break;
+      case 'conversation.joined': {
+        const conversation = data.conversation as { id: string; team_id: string };
+        this.#follow(conversationStream(conversation.id), Number(data.seq) - 1, conversation.team_id);
+        break;
+      }
+      case 'conversation.left':
+        this.#unsubscribe(conversationStream(data.conversation_id as string));
+        break;
+    }
+  }
+
+  /** Subscribes to a newly visible stream from a known position. */
+  #follow(stream: StreamId, afterSeq: number, teamId?: string): void {
+    if (this.#streams.has(stream)) return;
+    const state = this.#subscribe(stream, teamId);
+    state.delivered = afterSeq;
+    this.#fill(stream).catch((error: unknown) => this.#failFill(stream, error));
+  }
+}

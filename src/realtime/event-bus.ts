@@ -1,0 +1,57 @@
+import { encodeEventFrame, type StreamEvent, type StreamId } from './events.js';
+
+/** Receives an event with its frame, already encoded once for every subscriber. */
+export type EventListener = (event: StreamEvent, frame: string) => void;
+
+/**
+ * Fan-out between the actions that commit events and the sockets that deliver
+ * them. The in-process bus serves one node; a Redis bus with the same methods
+ * serves many. Delivery guarantees do not rest on the bus: sockets fill any gap
+ * from the stored events.
+ */
+export interface EventBus {
+  publish(events: readonly StreamEvent[]): void;
+  subscribe(stream: StreamId, listener: EventListener): void;
+  unsubscribe(stream: StreamId, listener: EventListener): void;
+  close(): Promise<void>;
+}
+
+/** Delivers events to listeners of this process, synchronously and in publish order. */
+export class MemoryEventBus implements EventBus {
+  readonly #listeners = new Map<StreamId, Set<EventListener>>();
+
+  publish(events: readonly StreamEvent[]): void {
+    for (const event of events) {
+      const listeners = this.#listeners.get(event.stream);
+      if (listeners === undefined || listeners.size === 0) continue;
+
+      const frame = encodeEventFrame(event);
+      for (const listener of listeners) listener(event, frame);
+    }
+  }
+
+  subscribe(stream: StreamId, listener: EventListener): void {
+    let listeners = this.#listeners.get(stream);
+    if (listeners === undefined) {
+      listeners = new Set();
+      this.#listeners.set(stream, listeners);
+    }
+    listeners.add(listener);
+  }
+
+  unsubscribe(stream: StreamId, listener: EventListener): void {
+    const listeners = this.#listeners.get(stream);
+    if (listeners === undefined) return;
+    listeners.delete(listener);
+    if (listeners.size === 0) this.#listeners.delete(stream);
+  }
+
+  /** Number of streams with at least one listener; exposed for tests and metrics. */
+  get streamCount(): number {
+    return this.#listeners.size;
+  }
+
+  async close(): Promise<void> {
+    this.#listeners.clear();
+  }
+}

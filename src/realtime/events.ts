@@ -1,0 +1,61 @@
+/**
+ * Real-time events. Every state change appends events to one or more streams
+ * inside the transaction that makes it; each stream numbers its events 1, 2, 3...
+ *
+ * - `u:<userId>`: what concerns one user only (their teams, memberships, sessions).
+ * - `t:<teamId>`: the team's member list and its directory of public channels.
+ * - `c:<conversationId>`: one channel or direct message: its messages and members.
+ */
+export type StreamId = string;
+
+export const userStream = (userId: string): StreamId => `u:${userId}`;
+export const teamStream = (teamId: string): StreamId => `t:${teamId}`;
+export const conversationStream = (conversationId: string): StreamId => `c:${conversationId}`;
+
+/** Every event type, with the stream kind that carries it. docs/realtime.md describes each. */
+export const EVENT_TYPES = [
+  'user.updated',
+  'session.revoked',
+  'team.joined',
+  'team.left',
+  'team.updated',
+  'conversation.joined',
+  'conversation.left',
+  'team.member_joined',
+  'team.member_left',
+  'team.member_updated',
+  'team.user_updated',
+  'channel.created',
+  'channel.updated',
+  'conversation.updated',
+  'member.joined',
+  'member.left',
+  'message.posted',
+  'message.edited',
+  'message.deleted',
+  'thread.updated',
+] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** One stored, sequenced event as the gateway delivers it. */
+export interface StreamEvent {
+  stream: StreamId;
+  seq: number;
+  type: EventType;
+  /** Unix milliseconds of the commit that made it. */
+  at: number;
+  data: Record<string, unknown>;
+}
+
+/** Encodes the frame once, so fan-out to many sockets costs one JSON.stringify. */
+export function encodeEventFrame(event: StreamEvent): string {
+  return JSON.stringify({
+    type: 'event',
+    stream: event.stream,
+    seq: event.seq,
+    event: event.type,
+    at: event.at,
+    data: event.data,
+  });
+}

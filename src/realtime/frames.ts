@@ -1,0 +1,81 @@
+/** Frames a client may send. docs/realtime.md describes them. */
+export interface HelloFrame {
+  type: 'hello';
+  /** Last seq the client saw per stream; streams it omits start at their current head. */
+  positions: Record<string, number>;
+}
+
+export interface PingFrame {
+  type: 'ping';
+  id?: string | number;
+}
+
+export type ClientFrame = HelloFrame | PingFrame;
+
+interface FrameError {
+  code: string;
+  message: string;
+  field?: string;
+}
+
+/** Most streams one hello may name: a user's own, their teams and their conversations. */
+export const MAX_HELLO_POSITIONS = 20_000;
+
+const STREAM_ID = /^[utc]:[0-9a-f-]{36}$/;
+
+function reject(code: string, message: string, field?: string): { error: FrameError } {
+  return { error: { code, message, field } };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Parses and checks one client frame; bad input returns an error naming the field. */
+export function parseClientFrame(text: string, isBinary: boolean): { frame: ClientFrame } | { error: FrameError } {
+  if (isBinary) return reject('VALIDATION_FAILED', 'Frames must be JSON text', 'frame');
+
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return reject('INVALID_JSON', 'The frame is not valid JSON', 'frame');
+  }
+  if (!isRecord(value)) return reject('VALIDATION_FAILED', 'A frame must be a JSON object', 'frame');
+
+  switch (value.type) {
+    case 'ping': {
+      const id = value.id;
+      if (id !== undefined && typeof id !== 'string' && typeof id !== 'number') {
+        return reject('VALIDATION_FAILED', 'id must be a string or number', 'id');
+      }
+      return { frame: { type: 'ping', ...(id !== undefined && { id }) } };
+    }
+    case 'hello':
+      return parseHello(value);
+    default:
+      return reject('VALIDATION_FAILED', 'type must be "hello" or "ping"', 'type');
+  }
+}
+
+function parseHello(value: Record<string, unknown>): { frame: HelloFrame } | { error: FrameError } {
+  const unknown = Object.keys(value).find((key) => key !== 'type' && key !== 'positions');
+  if (unknown !== undefined) return reject('VALIDATION_FAILED', `${unknown} is not a known field`, unknown);
+
+  const raw = value.positions ?? {};
+  if (!isRecord(raw)) return reject('VALIDATION_FAILED', 'positions must be an object of stream id to seq', 'positions');
+
+  const entries = Object.entries(raw);
+  if (entries.length > MAX_HELLO_POSITIONS) {
+    return reject('VALIDATION_FAILED', `positions may name at most ${MAX_HELLO_POSITIONS} streams`, 'positions');
+  }
+  const positions: Record<string, number> = Object.create(null) as Record<string, number>;
+  for (const [stream, seq] of entries) {
+    if (!STREAM_ID.test(stream)) return reject('VALIDATION_FAILED', `"${stream.slice(0, 80)}" is not a stream id`, `positions/${stream.slice(0, 80)}`);
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
+      return reject('VALIDATION_FAILED', 'Each position must be a non-negative integer', `positions/${stream}`);
+    }
+    positions[stream] = seq;
+  }
+  return { frame: { type: 'hello', positions } };
+}

@@ -1,0 +1,112 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { authenticateToken, redeemTicket, type Auth } from '../accounts/actions.js';
+import { isAllowedOrigin, SESSION_COOKIE } from '../http/auth.js';
+import type { AppContext } from '../platform/context.js';
+import { newId } from '../platform/ids.js';
+import { CLOSE, Connection } from './connection.js';
+
+export const REALTIME_PATH = '/api/realtime';
+
+/**
+ * The WebSocket gateway. It authenticates at the HTTP upgrade, before any
+ * WebSocket exists: a bearer header for programs, a single-use ticket or the
+ * session cookie for browsers. A request from an origin not allowed is
+ * rejected before the upgrade, whatever credentials it carries.
+ */
+export class Gateway {
+  readonly #ctx: AppContext;
+  readonly #wss: WebSocketServer;
+  readonly #connections = new Set<Connection>();
+  readonly #heartbeat: NodeJS.Timeout;
+
+  constructor(ctx: AppContext, server: Server) {
+    this.#ctx = ctx;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: ctx.config.ws.maxFrameBytes,
+      perMessageDeflate: ctx.config.ws.compression,
+    });
+    server.on('upgrade', (request, socket, head) => {
+      this.#onUpgrade(request, socket, head).catch((error: unknown) => {
+        ctx.logger.error({ component: 'realtime', err: error }, 'upgrade failed');
+        rejectUpgrade(socket, 500, 'Internal Server Error');
+      });
+    });
+    this.#heartbeat = setInterval(() => {
+      for (const connection of this.#connections) connection.heartbeat();
+    }, ctx.config.ws.heartbeatIntervalMs);
+    this.#heartbeat.unref();
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  async #onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (url.pathname !== REALTIME_PATH) return rejectUpgrade(socket, 404, 'Not Found');
+
+    const origin = request.headers.origin;
+    if (origin !== undefined && !isAllowedOrigin(this.#ctx, origin, request.headers.host)) {
+      this.#ctx.logger.info({ component: 'realtime', origin }, 'upgrade rejected: origin not allowed');
+      return rejectUpgrade(socket, 403, 'Forbidden');
+    }
+    if (url.searchParams.has('token')) {
+      // Long-lived tokens in URLs end up in proxy logs and browser history.
+      return rejectUpgrade(socket, 400, 'Bad Request');
+    }
+
+    const auth = await this.#authenticate(request, url);
+    if (auth === undefined) return rejectUpgrade(socket, 401, 'Unauthorized');
+
+    this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      const connection = new Connection(newId(), ws, auth, this.#ctx, (closed) => this.#connections.delete(closed));
+      this.#connections.add(connection);
+      this.#ctx.logger.info(
+        { component: 'realtime', connectionId: connection.id, userId: auth.user.id, sessionId: auth.session.id },
+        'socket opened',
+      );
+    });
+  }
+
+  async #authenticate(request: IncomingMessage, url: URL): Promise<Auth | undefined> {
+    const header = request.headers.authorization;
+    if (header !== undefined) {
+      const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+      return token === undefined ? undefined : authenticateToken(this.#ctx, token);
+    }
+    const ticket = url.searchParams.get('ticket');
+    if (ticket !== null) return redeemTicket(this.#ctx, ticket);
+
+    const cookie = readCookie(request.headers.cookie, SESSION_COOKIE);
+    // A cookie proves nothing about the page that sent it: it counts only with an Origin, checked above.
+    if (cookie !== undefined && request.headers.origin !== undefined) return authenticateToken(this.#ctx, cookie);
+    return undefined;
+  }
+
+  /** Tells every socket the server is going away; clients reconnect elsewhere and resume. */
+  async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    for (const connection of this.#connections) connection.close(CLOSE.goingAway, 'server shutting down');
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+  }
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  }
+  socket.destroy();
+}
+
+function readCookie(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const [key, ...rest] = part.trim().split('=');
+    if (key === name) return decodeURIComponent(rest.join('='));
+  }
+  return undefined;
+}

@@ -1,0 +1,14 @@
+import type { Dialect } from 'kysely';
+
+/**
+ * What differs between database engines. Code outside `storage/dialects/` uses
+ * only this interface and the shared Kysely query layer.
+ */
+export interface StorageDialect {
+  readonly name: 'sqlite' | 'postgres';
+  createKyselyDialect(): Dialect;
+  /** True when the error is a unique-constraint violation. */
+  isUniqueViolation(error: unknown): boolean;
+  /** Closes anything the Kysely dialect does not close itself. */
+  close(): Promise<void>;
+}

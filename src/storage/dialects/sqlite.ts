@@ -1,0 +1,31 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { SqliteDialect } from 'kysely';
+import type { StorageDialect } from './dialect.js';
+
+/** The embedded default: one SQLite file in write-ahead-log mode. */
+export function createSqliteDialect(file: string): StorageDialect {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const connection = new BetterSqlite3(file);
+
+  // WAL lets readers run beside the single writer; NORMAL sync is durable
+  // across process crashes and loses at most the last commits on power loss.
+  connection.pragma('journal_mode = WAL');
+  connection.pragma('synchronous = NORMAL');
+  connection.pragma('foreign_keys = ON');
+  connection.pragma('busy_timeout = 5000');
+
+  return {
+    name: 'sqlite',
+    createKyselyDialect: () => new SqliteDialect({ database: connection }),
+    isUniqueViolation: (error) =>
+      typeof error === 'object' &&
+      error !== null &&
+      'code' in error &&
+      (error.code === 'SQLITE_CONSTRAINT_UNIQUE' || error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'),
+    close: async () => {
+      if (connection.open) connection.close();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import { sql } from 'kysely';
+import type { Db, Tx } from './database.js';
+import type { EventType, StreamEvent, StreamId } from '../realtime/events.js';
+
+/**
+ * Collects the events of one transaction. Each append takes the stream's next
+ * sequence number with an upsert on its `streams` row; that row lock makes
+ * concurrent writers to one stream commit in sequence order with no gaps.
+ */
+export class EventWriter {
+  readonly events: StreamEvent[] = [];
+  readonly #tx: Tx;
+  readonly #now: number;
+
+  constructor(tx: Tx, now: number) {
+    this.#tx = tx;
+    this.#now = now;
+  }
+
+  /**
+   * Appends one event and returns it. `data` may be a function of the new
+   * sequence number, for rows that store the number of the event that made them.
+   */
+  async append(
+    stream: StreamId,
+    type: EventType,
+    data: Record<string, unknown> | ((seq: number) => Record<string, unknown> | Promise<Record<string, unknown>>),
+  ): Promise<StreamEvent> {
+    const { last_seq: seq } = await this.#tx
+      .insertInto('streams')
+      .values({ id: stream, last_seq: 1, min_seq: 1 })
+      .onConflict((conflict) => conflict.column('id').doUpdateSet({ last_seq: sql`streams.last_seq + 1` }))
+      .returning('last_seq')
+      .executeTakeFirstOrThrow();
+
+    const payload = typeof data === 'function' ? await data(Number(seq)) : data;
+    const event: StreamEvent = { stream, seq: Number(seq), type, at: this.#now, data: payload };
+    await this.#tx
+      .insertInto('events')
+      .values({ stream_id: stream, seq: event.seq, type, payload: JSON.stringify(payload), created_at: this.#now })
+      .execute();
+
+    this.events.push(event);
+    return event;
+  }
+}
+
+/** Reads the stored events of a stream after a position, oldest first. */
+export async function listEventsAfter(db: Db, stream: StreamId, afterSeq: number, limit: number): Promise<StreamEvent[]> {
+  const rows = await db
+    .selectFrom('events')
+    .selectAll()
+    .where('stream_id', '=', stream)
+    .where('seq', '>', afterSeq)
+    .orderBy('seq')
+    .limit(limit)
+    .execute();
+
+  return rows.map((row) => ({
+    stream: row.stream_id,
+    seq: Number(row.seq),
+    type: row.type as EventType,
+    at: Number(row.created_at),
+    data: JSON.parse(row.payload) as Record<string, unknown>,
+  }));
+}
+
+/** Returns the head and the oldest retained position of each stream; missing streams are absent. */
+export async function getStreamPositions(
+  db: Db,
+  streams: readonly StreamId[],
+): Promise<Map<StreamId, { lastSeq: number; minSeq: number }>> {
+  const positions = new Map<StreamId, { lastSeq: number; minSeq: number }>();
+  // SQLite allows at most 32766 bound parameters; chunks keep large users safe.
+  for (let start = 0; start < streams.length; start += 500) {
+    const chunk = streams.slice(start, start + 500);
+    const rows = await db.selectFrom('streams').selectAll().where('id', 'in', chunk).execute();
+    for (const row of rows) positions.set(row.id, { lastSeq: Number(row.last_seq), minSeq: Number(row.min_seq) });
+  }
+  return positions;
+}
