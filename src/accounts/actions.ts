@@ -81,12 +81,15 @@ async function explainTakenAccount(ctx: AppContext, user: UserRow): Promise<AppE
 }
 
 export async function login(ctx: AppContext, body: LoginBody, client: ClientInfo): Promise<NewSession> {
+  const user = await findUserByLogin(ctx.storage.db, body.login);
+  // Keyed on the account, so its e-mail address, its username and their case or
+  // NFKC variants share one budget; an unknown login is keyed on its normalised form.
+  const accountKey = user?.id ?? (body.login.includes('@') ? emailKey(body.login) : usernameKey(body.login));
   await ctx.rateLimits.consume([
     ['loginPerAddress', client.address],
-    ['loginPerAccount', body.login.toLowerCase()],
+    ['loginPerAccount', accountKey],
   ]);
 
-  const user = await findUserByLogin(ctx.storage.db, body.login);
   const valid = await verifyPassword(user?.password_hash, body.password);
   if (user === undefined || !valid) {
     ctx.logger.info({ component: 'accounts', userId: user?.id, address: client.address }, 'login failed');
@@ -107,6 +110,8 @@ async function createSession(ctx: AppContext, user: UserRow, client: ClientInfo)
     last_seen_at: now,
     user_agent: client.userAgent?.slice(0, 256) ?? null,
   };
+  // Expired sessions of the user go when a new one starts, so the table does not grow without bound.
+  await ctx.storage.db.deleteFrom('sessions').where('user_id', '=', user.id).where('expires_at', '<=', now).execute();
   await ctx.storage.db.insertInto('sessions').values(session).execute();
   return { user, token, session };
 }
@@ -204,6 +209,7 @@ export async function changePassword(ctx: AppContext, auth: Auth, body: ChangePa
 export async function createTicket(ctx: AppContext, auth: Auth): Promise<{ ticket: string; expiresAt: number }> {
   const ticket = createSecret('cbt');
   const expiresAt = ctx.now() + ctx.config.wsTicketTtlMs;
+  await ctx.storage.db.deleteFrom('ws_tickets').where('expires_at', '<=', ctx.now()).execute();
   await ctx.storage.db
     .insertInto('ws_tickets')
     .values({ ticket_hash: hashSecret(ticket), session_id: auth.session.id, user_id: auth.user.id, expires_at: expiresAt })

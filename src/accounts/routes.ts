@@ -50,7 +50,7 @@ function sendSession(ctx: AppContext, request: FastifyRequest, reply: FastifyRep
 }
 
 export function registerAccountRoutes(app: App, ctx: AppContext): void {
-  const authenticated = { preHandler: requireAuth(ctx) };
+  const authenticated = { onRequest: requireAuth(ctx) };
   const tags = ['accounts'];
 
   app.post('/api/auth/register', { schema: { tags, body: RegisterBody, response: { 201: SessionBody } } }, async (request, reply) => {

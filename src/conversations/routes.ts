@@ -35,7 +35,7 @@ import { findTeam } from '../teams/queries.js';
 const ConversationList = Type.Object({ conversations: Type.Array(Conversation) });
 
 export function registerConversationRoutes(app: App, ctx: AppContext): void {
-  const authenticated = { preHandler: requireAuth(ctx) };
+  const authenticated = { onRequest: requireAuth(ctx) };
   const tags = ['conversations'];
   const db = ctx.storage.db;
 

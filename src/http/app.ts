@@ -40,7 +40,13 @@ export interface ChatterBox {
  * tests share this one factory.
  */
 export async function buildChatterBox(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<ChatterBox> {
-  const storage = await openStorage({ dataDir: config.dataDir });
+  const storage = await openStorage({
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl || undefined,
+    databaseSchema: config.databaseSchema || undefined,
+    databasePoolSize: config.databasePoolSize,
+  });
+  logger.info({ component: 'storage', dialect: storage.dialect.name }, 'storage ready');
   const ctx: AppContext = {
     config,
     logger,

@@ -33,9 +33,10 @@ export function isAllowedOrigin(ctx: AppContext, origin: string, host: string | 
 }
 
 /**
- * Builds the pre-handler that requires a live session. A state-changing
- * request authenticated by cookie must come from an allowed origin, which
- * stops cross-site request forgery.
+ * Builds the onRequest hook that requires a live session. It runs before the
+ * body is parsed or validated, so a caller without a session gets 401 and
+ * never a validation error. A state-changing request authenticated by cookie
+ * must come from an allowed origin, which stops cross-site request forgery.
  */
 export function requireAuth(ctx: AppContext) {
   return async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {

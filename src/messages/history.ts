@@ -29,7 +29,8 @@ export async function readHistory(ctx: AppContext, auth: Auth, conversationId: s
 
   if (query.after !== undefined) {
     const rows = await listMessagesAfter(db, conversationId, query.after, limit + 1);
-    return { messages: rows.slice(0, limit), hasMoreBefore: query.after > 0, hasMoreAfter: rows.length > limit };
+    const older = await listMessagesBefore(db, conversationId, query.after + 1, 1);
+    return { messages: rows.slice(0, limit), hasMoreBefore: older.length > 0, hasMoreAfter: rows.length > limit };
   }
 
   if (query.around !== undefined) {
@@ -48,7 +49,9 @@ export async function readHistory(ctx: AppContext, auth: Auth, conversationId: s
   }
 
   const rows = await listMessagesBefore(db, conversationId, query.before ?? null, limit + 1);
-  return { messages: rows.slice(rows.length > limit ? 1 : 0), hasMoreBefore: rows.length > limit, hasMoreAfter: query.before !== undefined };
+  // A seq cursor need not be a message's seq, so whether anything lies past it is read, not assumed.
+  const newer = query.before === undefined ? [] : await listMessagesAfter(db, conversationId, query.before - 1, 1);
+  return { messages: rows.slice(rows.length > limit ? 1 : 0), hasMoreBefore: rows.length > limit, hasMoreAfter: newer.length > 0 };
 }
 
 /** Reads a thread: its root (a placeholder when deleted) and a page of replies. */

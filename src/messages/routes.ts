@@ -8,7 +8,7 @@ import { readHistory, readThread } from './history.js';
 import { EditMessageBody, HistoryQuery, Message, MessagePage, MessageParams, PostMessageBody, ThreadQuery, presentMessage } from './schemas.js';
 
 export function registerMessageRoutes(app: App, ctx: AppContext): void {
-  const authenticated = { preHandler: requireAuth(ctx) };
+  const authenticated = { onRequest: requireAuth(ctx) };
   const tags = ['messages'];
 
   app.post(

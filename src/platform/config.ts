@@ -5,6 +5,11 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  /** PostgreSQL connection URL; empty selects the embedded SQLite file in dataDir. */
+  databaseUrl: string;
+  /** PostgreSQL schema for all tables; empty uses the server's search_path. */
+  databaseSchema: string;
+  databasePoolSize: number;
   logLevel: string;
   /** Origins allowed to open WebSocket connections and to use cookie sessions. */
   allowedOrigins: string[];
@@ -35,6 +40,9 @@ const DEFAULTS: Config = {
   host: '127.0.0.1',
   port: 3000,
   dataDir: './data',
+  databaseUrl: '',
+  databaseSchema: '',
+  databasePoolSize: 10,
   logLevel: 'info',
   allowedOrigins: [],
   sessionTtlMs: 30 * 24 * 3600 * 1000,
@@ -104,6 +112,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = integer('PORT', DEFAULTS.port, 0);
   if (port > 65535) problems.push(`PORT must be at most 65535, got ${port}`);
 
+  if (env.DATABASE_URL && !/^postgres(ql)?:\/\//.test(env.DATABASE_URL)) {
+    problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+  if (env.CHATTERBOX_DATABASE_SCHEMA && !/^[a-z_][a-z0-9_]*$/.test(env.CHATTERBOX_DATABASE_SCHEMA)) {
+    problems.push('CHATTERBOX_DATABASE_SCHEMA must be a lowercase SQL identifier');
+  }
+
   const origins = (env.CHATTERBOX_ALLOWED_ORIGINS ?? '')
     .split(',')
     .map((origin) => origin.trim())
@@ -118,6 +133,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST || DEFAULTS.host,
     port,
     dataDir: path.resolve(env.CHATTERBOX_DATA_DIR || DEFAULTS.dataDir),
+    databaseUrl: env.DATABASE_URL ?? '',
+    databaseSchema: env.CHATTERBOX_DATABASE_SCHEMA ?? '',
+    databasePoolSize: integer('CHATTERBOX_DATABASE_POOL_SIZE', DEFAULTS.databasePoolSize, 1),
     logLevel: env.LOG_LEVEL || DEFAULTS.logLevel,
     allowedOrigins: origins,
     sessionTtlMs: integer('CHATTERBOX_SESSION_TTL_MS', DEFAULTS.sessionTtlMs, 60_000),

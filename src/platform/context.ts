@@ -15,23 +15,32 @@ export interface AppContext {
   now: () => number;
 }
 
+/** Attempts of a transaction that fails on a deadlock or serialization conflict. */
+const MAX_TRANSACTION_ATTEMPTS = 3;
+
 /**
  * Runs `work` in one transaction with an event writer, then publishes the
  * events it appended. Events reach the bus only after the commit, so no socket
- * ever sees a change that could still roll back.
+ * ever sees a change that could still roll back. A transaction that lost a
+ * deadlock or serialization conflict runs again from the start.
  */
 export async function commitWithEvents<T>(
   ctx: AppContext,
   work: (tx: Tx, events: EventWriter, now: number) => Promise<T>,
 ): Promise<T> {
-  const now = ctx.now();
-  let writer: EventWriter | undefined;
-
-  const result = await ctx.storage.db.transaction().execute(async (tx) => {
-    writer = new EventWriter(tx, now);
-    return work(tx, writer, now);
-  });
-
-  if (writer !== undefined && writer.events.length > 0) ctx.bus.publish(writer.events);
-  return result;
+  for (let attempt = 1; ; attempt += 1) {
+    const now = ctx.now();
+    let writer: EventWriter | undefined;
+    try {
+      const result = await ctx.storage.db.transaction().execute(async (tx) => {
+        writer = new EventWriter(tx, now);
+        return work(tx, writer, now);
+      });
+      if (writer !== undefined && writer.events.length > 0) ctx.bus.publish(writer.events);
+      return result;
+    } catch (error) {
+      if (attempt >= MAX_TRANSACTION_ATTEMPTS || !ctx.storage.dialect.isTransientConflict(error)) throw error;
+      ctx.logger.warn({ component: 'storage', attempt, err: error }, 'transaction conflicted; retrying');
+    }
+  }
 }

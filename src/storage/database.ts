@@ -3,6 +3,7 @@ import { Kysely, Migrator, type Migration, type MigrationProvider, type Transact
 import type { Database } from './schema.js';
 import type { StorageDialect } from './dialects/dialect.js';
 import { createSqliteDialect } from './dialects/sqlite.js';
+import { createPostgresDialect } from './dialects/postgres.js';
 import * as core from './migrations/001-core.js';
 
 export type Db = Kysely<Database>;
@@ -23,12 +24,29 @@ const provider: MigrationProvider = {
   getMigrations: async () => MIGRATIONS,
 };
 
+export interface StorageOptions {
+  dataDir: string;
+  /** A postgres:// URL selects PostgreSQL; without it, SQLite in `dataDir`. */
+  databaseUrl?: string;
+  databaseSchema?: string;
+  databasePoolSize?: number;
+}
+
 /** Opens the configured database and brings its schema up to date. */
-export async function openStorage(options: { dataDir: string }): Promise<Storage> {
-  const dialect = createSqliteDialect(path.join(options.dataDir, 'chatterbox.db'));
+export async function openStorage(options: StorageOptions): Promise<Storage> {
+  const dialect = options.databaseUrl
+    ? createPostgresDialect({
+        connectionString: options.databaseUrl,
+        schema: options.databaseSchema,
+        poolSize: options.databasePoolSize ?? 10,
+        statementTimeoutMs: 15_000,
+      })
+    : createSqliteDialect(path.join(options.dataDir, 'chatterbox.db'));
   const db = new Kysely<Database>({ dialect: dialect.createKyselyDialect() });
 
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  // Kysely looks for its migration tables in every schema unless told which one is ours.
+  const migrator = new Migrator({ db, provider, ...(options.databaseSchema && { migrationTableSchema: options.databaseSchema }) });
+  const { error, results } = await migrator.migrateToLatest();
   for (const result of results ?? []) {
     if (result.status === 'Error') throw new Error(`Migration ${result.migrationName} failed`, { cause: error });
   }

@@ -18,7 +18,7 @@ import {
 } from './schemas.js';
 
 export function registerTeamRoutes(app: App, ctx: AppContext): void {
-  const authenticated = { preHandler: requireAuth(ctx) };
+  const authenticated = { onRequest: requireAuth(ctx) };
   const tags = ['teams'];
 
   app.post('/api/teams', { ...authenticated, schema: { tags, body: CreateTeamBody, response: { 201: Team } } }, async (request, reply) => {

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { buildChatterBox, type ChatterBox } from '../../src/http/app.js';
 import { buildConfig, type ConfigOverrides } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
@@ -13,13 +15,27 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** PostgreSQL URL of the run, or undefined for the embedded SQLite default. */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
+
 /**
- * Starts a real server on an ephemeral port with a fresh SQLite file in a
- * temporary folder. LOG_LEVEL=info shows its logs.
+ * Starts a real server on an ephemeral port with fresh storage: a SQLite
+ * file in a temporary folder, or, when TEST_DATABASE_URL is set, a
+ * PostgreSQL schema named after that folder. A server started again with
+ * the same dataDir finds the same data. LOG_LEVEL=info shows its logs.
  */
 export async function startServer(overrides: ConfigOverrides = {}): Promise<TestServer> {
+  const ownsDataDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'chatterbox-test-'));
-  const config = buildConfig({ port: 0, ...overrides, dataDir });
+  const schema = TEST_DATABASE_URL === undefined ? undefined : schemaFor(dataDir);
+  if (schema !== undefined) await runSql(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+
+  const config = buildConfig({
+    port: 0,
+    ...overrides,
+    dataDir,
+    ...(schema !== undefined && { databaseUrl: TEST_DATABASE_URL, databaseSchema: schema, databasePoolSize: 5 }),
+  });
   const server = await buildChatterBox(config, createLogger(process.env.LOG_LEVEL ?? 'silent'));
   const url = await server.listen();
   return {
@@ -29,7 +45,24 @@ export async function startServer(overrides: ConfigOverrides = {}): Promise<Test
     dataDir,
     close: async () => {
       await server.close();
-      if (overrides.dataDir === undefined) fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!ownsDataDir) return;
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (schema !== undefined) await runSql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     },
   };
+}
+
+/** Names the PostgreSQL schema of a data folder, so a restarted server finds its data. */
+function schemaFor(dataDir: string): string {
+  return `cbtest_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`;
+}
+
+async function runSql(statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
 }

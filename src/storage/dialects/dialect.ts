@@ -9,6 +9,8 @@ export interface StorageDialect {
   createKyselyDialect(): Dialect;
   /** True when the error is a unique-constraint violation. */
   isUniqueViolation(error: unknown): boolean;
+  /** True when the transaction failed only because of a concurrent one (deadlock, serialization) and may be retried. */
+  isTransientConflict(error: unknown): boolean;
   /** Closes anything the Kysely dialect does not close itself. */
   close(): Promise<void>;
 }

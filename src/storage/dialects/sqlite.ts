@@ -24,6 +24,8 @@ export function createSqliteDialect(file: string): StorageDialect {
       error !== null &&
       'code' in error &&
       (error.code === 'SQLITE_CONSTRAINT_UNIQUE' || error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'),
+    // One connection runs every transaction in turn, so transactions never conflict.
+    isTransientConflict: () => false,
     close: async () => {
       if (connection.open) connection.close();
     },

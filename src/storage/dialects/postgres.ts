@@ -1,0 +1,38 @@
+import pg from 'pg';
+import { PostgresDialect } from 'kysely';
+import type { StorageDialect } from './dialect.js';
+
+// int8 (bigint) columns hold Unix-millisecond times and sequence numbers, all
+// far below 2^53, so they are read as numbers rather than pg's default strings.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export interface PostgresOptions {
+  connectionString: string;
+  /** Schema for every table; tests use one schema per server so runs stay apart. */
+  schema?: string;
+  poolSize: number;
+  statementTimeoutMs: number;
+}
+
+/** PostgreSQL through a pg connection pool. */
+export function createPostgresDialect(options: PostgresOptions): StorageDialect {
+  const searchPath = options.schema === undefined ? '' : ` -c search_path=${options.schema}`;
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolSize,
+    connectionTimeoutMillis: 5000,
+    options: `-c statement_timeout=${options.statementTimeoutMs}${searchPath}`,
+  });
+
+  return {
+    name: 'postgres',
+    createKyselyDialect: () => new PostgresDialect({ pool }),
+    isUniqueViolation: (error) => typeof error === 'object' && error !== null && 'code' in error && error.code === '23505',
+    // 40P01: deadlock detected; 40001: serialization failure.
+    isTransientConflict: (error) =>
+      typeof error === 'object' && error !== null && 'code' in error && (error.code === '40P01' || error.code === '40001'),
+    close: async () => {
+      // Kysely's destroy() ends the pool; ending it twice would throw.
+    },
+  };
+}
