@@ -34,6 +34,10 @@ export function findSessionByTokenHash(db: Db, tokenHash: string): Promise<Sessi
   return db.selectFrom('sessions').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
 }
 
+export function findSessionById(db: Db | Tx, id: string): Promise<SessionRow | undefined> {
+  return db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
 /** Ids of the teams a user belongs to; their streams carry profile changes to teammates. */
 export async function listTeamIdsOfUser(db: Db | Tx, userId: string): Promise<string[]> {
   const rows = await db.selectFrom('team_members').select('team_id').where('user_id', '=', userId).execute();

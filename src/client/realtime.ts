@@ -59,15 +59,26 @@ export class RealtimeClient {
   #stopped = false;
   #attempt = 0;
   #readyWaiters: Array<() => void> = [];
+  #firstAttempt = false;
+  #rejectStart: ((error: Error) => void) | undefined;
   readonly #options: RealtimeOptions;
 
   constructor(options: RealtimeOptions) {
     this.#options = options;
   }
 
+  /**
+   * Connects and resolves at the first ready frame. Rejects if that first
+   * connection closes before ready (a refused upgrade, such as a revoked
+   * token), so a caller is never left waiting on credentials that cannot work.
+   */
   async start(): Promise<void> {
     this.#stopped = false;
-    const ready = new Promise<void>((resolve) => this.#readyWaiters.push(resolve));
+    this.#firstAttempt = true;
+    const ready = new Promise<void>((resolve, reject) => {
+      this.#readyWaiters.push(resolve);
+      this.#rejectStart = reject;
+    });
     await this.#open();
     return ready;
   }
@@ -104,6 +115,12 @@ export class RealtimeClient {
     socket.onerror = () => {};
     socket.onclose = (event) => {
       this.#options.onClose?.(event.code, event.reason);
+      if (this.#firstAttempt) {
+        this.#firstAttempt = false;
+        this.#readyWaiters = [];
+        this.#rejectStart?.(new Error(`Connection closed before ready (code ${event.code})`));
+        return;
+      }
       if (this.#socket !== socket || this.#stopped || this.#options.reconnect === false) return;
       if (NO_RECONNECT_CODES.has(event.code)) return;
       this.#scheduleReconnect();
@@ -126,6 +143,7 @@ export class RealtimeClient {
       case 'ready': {
         const ready = frame as unknown as ReadyFrame;
         this.#attempt = 0;
+        this.#firstAttempt = false;
         for (const stream of ready.unavailable) this.positions.delete(stream);
         for (const [stream, head] of Object.entries(ready.streams)) {
           if (!this.positions.has(stream)) this.positions.set(stream, head);

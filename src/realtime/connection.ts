@@ -1,10 +1,11 @@
 import type { WebSocket } from 'ws';
 import type { Auth } from '../accounts/actions.js';
-import { listConversationsOfUser } from '../conversations/queries.js';
+import { findConversation, isConversationMember, listConversationsOfUser } from '../conversations/queries.js';
+import { findTeamMember } from '../teams/queries.js';
 import type { AppContext } from '../platform/context.js';
 import type { Logger } from '../platform/logger.js';
 import { getStreamPositions, listEventsAfter } from '../storage/streams.js';
-import { listTeamIdsOfUser } from '../accounts/queries.js';
+import { findSessionById, listTeamIdsOfUser } from '../accounts/queries.js';
 import type { EventListener } from './event-bus.js';
 import { conversationStream, encodeEventFrame, teamStream, userStream, type StreamEvent, type StreamId } from './events.js';
 import { parseClientFrame, type HelloFrame } from './frames.js';
@@ -150,11 +151,28 @@ export class Connection {
   async #start(hello: HelloFrame): Promise<void> {
     const userId = this.auth.user.id;
     const db = this.#ctx.storage.db;
+
+    // The user's own stream is read first. A membership change committed after
+    // this point arrives on it (team.left, conversation.joined...) and is applied
+    // as usual, even if the membership lists below were read before that commit.
+    const ownStream = userStream(userId);
+    this.#subscribe(ownStream);
+    const ownPosition = (await getStreamPositions(db, [ownStream])).get(ownStream);
+
+    // A session revoked before the own stream's head was read has its
+    // session.revoked event at or below that head, so it would never be delivered.
+    const session = await findSessionById(db, this.auth.session.id);
+    if (this.#isClosed()) return;
+    if (session === undefined || Number(session.expires_at) <= this.#ctx.now()) {
+      this.close(CLOSE.sessionRevoked, 'session revoked');
+      return;
+    }
+
     const teamIds = await listTeamIdsOfUser(db, userId);
     const conversations = await listConversationsOfUser(db, userId);
     if (this.#isClosed()) return;
 
-    const streams: StreamId[] = [userStream(userId), ...teamIds.map(teamStream)];
+    const streams: StreamId[] = teamIds.map(teamStream);
     for (const stream of streams) this.#subscribe(stream);
     for (const conversation of conversations) {
       const stream = conversationStream(conversation.id);
@@ -164,6 +182,8 @@ export class Connection {
 
     const positions = await getStreamPositions(db, streams);
     if (this.#isClosed()) return;
+    if (ownPosition !== undefined) positions.set(ownStream, ownPosition);
+    streams.unshift(ownStream);
 
     const heads: Record<StreamId, number> = {};
     const toFill: StreamId[] = [];
@@ -295,7 +315,7 @@ export class Connection {
     const userId = this.auth.user.id;
     if (event.stream === userStream(userId)) {
       this.#applyOwnEvent(event);
-    } else if (event.type === 'member.left' && event.data.user_id === userId) {
+    } else if ((event.type === 'member.left' || event.type === 'team.member_left') && event.data.user_id === userId) {
       // Nothing after this event reaches the socket: later events of the stream have higher seqs.
       this.#unsubscribe(event.stream);
     }
@@ -327,11 +347,40 @@ export class Connection {
     }
   }
 
-  /** Subscribes to a newly visible stream from a known position. */
+  /**
+   * Subscribes to a newly visible stream from a known position. The join
+   * event may be a replayed one whose access has ended since, so access is
+   * checked now; live events buffer meanwhile.
+   */
   #follow(stream: StreamId, afterSeq: number, teamId?: string): void {
     if (this.#streams.has(stream)) return;
     const state = this.#subscribe(stream, teamId);
     state.delivered = afterSeq;
-    this.#fill(stream).catch((error: unknown) => this.#failFill(stream, error));
+    this.#mayRead(stream)
+      .then(async (allowed) => {
+        if (this.#streams.get(stream) !== state) return;
+        if (!allowed) {
+          this.#unsubscribe(stream);
+          return;
+        }
+        await this.#fill(stream);
+      })
+      .catch((error: unknown) => this.#failFill(stream, error));
+  }
+
+  /** Checks in storage that the user may read a team or conversation stream now. */
+  async #mayRead(stream: StreamId): Promise<boolean> {
+    const db = this.#ctx.storage.db;
+    const userId = this.auth.user.id;
+    const id = stream.slice(2);
+    if (stream.startsWith('t:')) return (await findTeamMember(db, id, userId)) !== undefined;
+
+    const conversation = await findConversation(db, id);
+    if (conversation === undefined) return false;
+    const [inTeam, inConversation] = await Promise.all([
+      findTeamMember(db, conversation.team_id, userId),
+      isConversationMember(db, id, userId),
+    ]);
+    return inTeam !== undefined && inConversation;
   }
 }
