@@ -72,6 +72,16 @@ export async function createChannel(
 }
 
 export async function joinChannel(ctx: AppContext, auth: Auth, conversationId: string): Promise<ConversationRow> {
+  try {
+    return await insertJoin(ctx, auth, conversationId);
+  } catch (error) {
+    // A concurrent join by the same user inserted the membership first, so the caller is a member now.
+    if (!ctx.storage.dialect.isUniqueViolation(error)) throw error;
+    return (await accessConversation(ctx.storage.db, conversationId, auth.user.id, 'member')).conversation;
+  }
+}
+
+function insertJoin(ctx: AppContext, auth: Auth, conversationId: string): Promise<ConversationRow> {
   return commitWithEvents(ctx, async (tx, events, now) => {
     const access = await accessConversation(tx, conversationId, auth.user.id, 'read');
     if (access.isMember) return access.conversation;
@@ -91,13 +101,26 @@ export async function leaveConversation(ctx: AppContext, auth: Auth, conversatio
   });
 }
 
-/** Adds team members to a channel; only members of the channel may invite. */
+/**
+ * Adds team members to a channel and returns the ids it added. Only members of
+ * the channel may invite.
+ */
 export async function inviteMembers(
   ctx: AppContext,
   auth: Auth,
   conversationId: string,
   userIds: readonly string[],
 ): Promise<string[]> {
+  try {
+    return await insertInvitees(ctx, auth, conversationId, userIds);
+  } catch (error) {
+    // A concurrent invite added one of the users first. The second attempt finds that membership and skips the user.
+    if (!ctx.storage.dialect.isUniqueViolation(error)) throw error;
+    return insertInvitees(ctx, auth, conversationId, userIds);
+  }
+}
+
+function insertInvitees(ctx: AppContext, auth: Auth, conversationId: string, userIds: readonly string[]): Promise<string[]> {
   return commitWithEvents(ctx, async (tx, events, now) => {
     const access = await accessConversation(tx, conversationId, auth.user.id, 'write');
     if (access.conversation.kind === 'dm' || access.conversation.kind === 'group') {

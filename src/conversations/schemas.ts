@@ -4,7 +4,11 @@ import type { ConversationRow } from '../storage/schema.js';
 
 export const MAX_CHANNEL_NAME_CHARS = 80;
 
-export const ChannelName = Type.String({ minLength: 1, maxLength: MAX_CHANNEL_NAME_CHARS });
+// No length bounds here: checkChannelName enforces the length with the other naming rules,
+// so an empty or overlong name answers INVALID_CHANNEL_NAME with a suggested name.
+export const ChannelName = Type.String({
+  description: `Lowercase letters, digits, "-" and "_", at most ${MAX_CHANNEL_NAME_CHARS} characters`,
+});
 export const Topic = FreeText(250);
 export const Purpose = FreeText(250);
 export const Kind = Type.Union([Type.Literal('public'), Type.Literal('private'), Type.Literal('dm'), Type.Literal('group')]);

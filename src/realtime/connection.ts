@@ -103,7 +103,7 @@ export class Connection {
     this.#streams.clear();
   }
 
-  #send(payload: string): void {
+  #send(payload: string | Buffer): void {
     if (this.#state === 'closed') return;
     // A reader that cannot keep up is dropped rather than buffered without bound; it resumes from its positions.
     if (this.#socket.bufferedAmount > this.#ctx.config.ws.maxBufferedBytes) {
@@ -111,7 +111,8 @@ export class Connection {
       this.close(CLOSE.slowConsumer, 'slow consumer: reconnect and resume');
       return;
     }
-    this.#socket.send(payload);
+    // Buffers are sent as text frames: they hold JSON already encoded as UTF-8.
+    this.#socket.send(payload, { binary: false });
   }
 
   #sendError(code: string, message: string, field?: string): void {
@@ -241,7 +242,7 @@ export class Connection {
     this.#ctx.bus.unsubscribe(stream, this.#listener);
   }
 
-  #onLive(event: StreamEvent, frame: string): void {
+  #onLive(event: StreamEvent, frame: Buffer): void {
     const state = this.#streams.get(event.stream);
     if (state === undefined || this.#state !== 'ready') return;
 
@@ -306,7 +307,7 @@ export class Connection {
   }
 
   /** Sends one event and applies what it changes about this socket's own subscriptions. */
-  #deliver(event: StreamEvent, frame: string): void {
+  #deliver(event: StreamEvent, frame: Buffer): void {
     const state = this.#streams.get(event.stream);
     if (state === undefined) return;
     state.delivered = event.seq;

@@ -1,7 +1,7 @@
 import { encodeEventFrame, type StreamEvent, type StreamId } from './events.js';
 
 /** Receives an event with its frame, already encoded once for every subscriber. */
-export type EventListener = (event: StreamEvent, frame: string) => void;
+export type EventListener = (event: StreamEvent, frame: Buffer) => void;
 
 /**
  * Fan-out between the actions that commit events and the sockets that deliver

@@ -48,14 +48,17 @@ export interface StreamEvent {
   data: Record<string, unknown>;
 }
 
-/** Encodes the frame once, so fan-out to many sockets costs one JSON.stringify. */
-export function encodeEventFrame(event: StreamEvent): string {
-  return JSON.stringify({
+/**
+ * Encodes the frame once as UTF-8 bytes, so fan-out to many sockets costs one
+ * JSON.stringify and one encoding, not one per recipient.
+ */
+export function encodeEventFrame(event: StreamEvent): Buffer {
+  return Buffer.from(JSON.stringify({
     type: 'event',
     stream: event.stream,
     seq: event.seq,
     event: event.type,
     at: event.at,
     data: event.data,
-  });
+  }));
 }

@@ -12,7 +12,7 @@ import type { Tx } from '../storage/database.js';
 import type { TeamRole, TeamRow } from '../storage/schema.js';
 import type { EventWriter } from '../storage/streams.js';
 import { accessTeam, accessTeamAsAdmin } from './access.js';
-import { countOwners, findTeamMember } from './queries.js';
+import { countOwners, findTeamMember, lockOwners } from './queries.js';
 import { presentTeam, type AddMemberBody, type CreateTeamBody } from './schemas.js';
 
 /** Creates a team with the caller as owner and a #general channel. */
@@ -51,6 +51,22 @@ export async function addTeamMember(ctx: AppContext, auth: Auth, teamId: string,
     throw new AppError('VALIDATION_FAILED', 'Give user_id or username', { field: 'user_id' });
   }
 
+  try {
+    return await insertTeamMember(ctx, auth, teamId, body, role);
+  } catch (error) {
+    // Two concurrent adds of one user both pass the membership check, so the primary key rejects the second insert.
+    if (!ctx.storage.dialect.isUniqueViolation(error)) throw error;
+    throw new AppError('ALREADY_MEMBER', 'That user is already a member of this team');
+  }
+}
+
+function insertTeamMember(
+  ctx: AppContext,
+  auth: Auth,
+  teamId: string,
+  body: AddMemberBody,
+  role: TeamRole,
+): Promise<{ userId: string; role: TeamRole }> {
   return commitWithEvents(ctx, async (tx, events, now) => {
     const { team, membership } = await accessTeamAsAdmin(tx, teamId, auth.user.id);
     if (role === 'owner' && membership.role !== 'owner') {
@@ -87,6 +103,7 @@ export async function removeTeamMember(ctx: AppContext, auth: Auth, teamId: stri
     if (!leaving && target.role === 'owner' && membership.role !== 'owner') {
       throw new AppError('FORBIDDEN', 'Only owners can remove owners');
     }
+    if (target.role === 'owner') await lockOwners(tx, teamId);
     if (target.role === 'owner' && (await countOwners(tx, teamId)) <= 1) {
       throw new AppError('LAST_OWNER', 'The last owner cannot leave the team; make someone else an owner first');
     }
@@ -112,6 +129,7 @@ export async function changeRole(ctx: AppContext, auth: Auth, teamId: string, us
       throw new AppError('FORBIDDEN', 'Only owners can grant or take the owner role');
     }
     if (target.role === role) return;
+    if (target.role === 'owner') await lockOwners(tx, teamId);
     if (target.role === 'owner' && (await countOwners(tx, teamId)) <= 1) {
       throw new AppError('LAST_OWNER', 'The last owner cannot be demoted; make someone else an owner first');
     }

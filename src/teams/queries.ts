@@ -36,6 +36,21 @@ export function listTeamMembers(db: Db, teamId: string) {
     .execute();
 }
 
+/**
+ * Locks the team's owner rows until the transaction ends, so two transactions
+ * that each remove or demote an owner cannot both count the other owner and
+ * leave the team with none. The no-op UPDATE takes row locks on PostgreSQL and
+ * the database write lock on SQLite.
+ */
+export async function lockOwners(tx: Tx, teamId: string): Promise<void> {
+  await tx
+    .updateTable('team_members')
+    .set((eb) => ({ role: eb.ref('role') }))
+    .where('team_id', '=', teamId)
+    .where('role', '=', 'owner')
+    .execute();
+}
+
 export async function countOwners(db: Db | Tx, teamId: string): Promise<number> {
   const row = await db
     .selectFrom('team_members')

@@ -36,7 +36,8 @@ export async function startServer(overrides: ConfigOverrides = {}): Promise<Test
     dataDir,
     ...(schema !== undefined && { databaseUrl: TEST_DATABASE_URL, databaseSchema: schema, databasePoolSize: 5 }),
   });
-  const server = await buildChatterBox(config, createLogger(process.env.LOG_LEVEL ?? 'silent'));
+  const logger = createLogger(process.env.LOG_LEVEL ?? 'silent');
+  const server = schema === undefined ? await buildChatterBox(config, logger) : await withSchemaLock(() => buildChatterBox(config, logger));
   const url = await server.listen();
   return {
     url,
@@ -47,7 +48,7 @@ export async function startServer(overrides: ConfigOverrides = {}): Promise<Test
       await server.close();
       if (!ownsDataDir) return;
       fs.rmSync(dataDir, { recursive: true, force: true });
-      if (schema !== undefined) await runSql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      if (schema !== undefined) await withSchemaLock(() => runSql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
     },
   };
 }
@@ -55,6 +56,22 @@ export async function startServer(overrides: ConfigOverrides = {}): Promise<Test
 /** Names the PostgreSQL schema of a data folder, so a restarted server finds its data. */
 function schemaFor(dataDir: string): string {
   return `cbtest_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * Serializes migrations and schema drops across test workers. Kysely's
+ * migrator lists tables of every schema, and that query fails if another
+ * worker drops a schema while it runs.
+ */
+async function withSchemaLock<T>(work: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock(727001)');
+    return await work();
+  } finally {
+    await client.end();
+  }
 }
 
 async function runSql(statement: string): Promise<void> {
