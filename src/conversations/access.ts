@@ -1,9 +1,7 @@
 import { AppError } from '../platform/errors.js';
 import type { Db, Tx } from '../storage/database.js';
 import type { ConversationRow, TeamMemberRow, TeamRow } from '../storage/schema.js';
-import { findTeam, findTeamMember } from '../teams/queries.js';
 import { isTeamAdmin } from '../teams/access.js';
-import { findConversation, isConversationMember } from './queries.js';
 
 export interface ConversationAccess {
   conversation: ConversationRow;
@@ -31,13 +29,11 @@ export async function accessConversation(
   need: ConversationNeed,
 ): Promise<ConversationAccess> {
   const notFound = new AppError('CONVERSATION_NOT_FOUND', 'Conversation not found');
-  const conversation = await findConversation(db, conversationId);
-  if (conversation === undefined) throw notFound;
+  const found = await findConversationWithCaller(db, conversationId, userId);
+  if (found === undefined) throw notFound;
 
-  const teamMembership = await findTeamMember(db, conversation.team_id, userId);
+  const { conversation, team, teamMembership, isMember } = found;
   if (teamMembership === undefined) throw notFound;
-
-  const isMember = await isConversationMember(db, conversationId, userId);
   if (!isMember && conversation.kind !== 'public') throw notFound;
 
   if (!isMember && need !== 'read') {
@@ -46,10 +42,43 @@ export async function accessConversation(
   if (need === 'write' && conversation.archived_at !== null) {
     throw new AppError('CONVERSATION_ARCHIVED', 'This channel is archived and read-only');
   }
-
-  const team = await findTeam(db, conversation.team_id);
-  if (team === undefined) throw notFound;
   return { conversation, team, teamMembership, isMember };
+}
+
+/** Reads a conversation, its team and the caller's two memberships in one query. */
+async function findConversationWithCaller(db: Db | Tx, conversationId: string, userId: string) {
+  const row = await db
+    .selectFrom('conversations as c')
+    .innerJoin('teams as t', 't.id', 'c.team_id')
+    .leftJoin('team_members as tm', (join) => join.onRef('tm.team_id', '=', 'c.team_id').on('tm.user_id', '=', userId))
+    .leftJoin('conversation_members as cm', (join) => join.onRef('cm.conversation_id', '=', 'c.id').on('cm.user_id', '=', userId))
+    .selectAll('c')
+    .select([
+      't.name as team_name',
+      't.created_by as team_created_by',
+      't.created_at as team_created_at',
+      't.general_conversation_id as team_general_conversation_id',
+      'tm.role as team_role',
+      'tm.joined_at as team_joined_at',
+      'cm.user_id as member_id',
+    ])
+    .where('c.id', '=', conversationId)
+    .executeTakeFirst();
+  if (row === undefined) return undefined;
+
+  const { team_name, team_created_by, team_created_at, team_general_conversation_id, team_role, team_joined_at, member_id, ...conversation } = row;
+  const team: TeamRow = {
+    id: conversation.team_id,
+    name: team_name,
+    created_by: team_created_by,
+    created_at: team_created_at,
+    general_conversation_id: team_general_conversation_id,
+  };
+  const teamMembership: TeamMemberRow | undefined =
+    team_role === null || team_joined_at === null
+      ? undefined
+      : { team_id: conversation.team_id, user_id: userId, role: team_role, joined_at: team_joined_at };
+  return { conversation: conversation as ConversationRow, team, teamMembership, isMember: member_id !== null };
 }
 
 /** True for the channel's creator and for the team's owners and admins. */
