@@ -1,0 +1,284 @@
+/**
+ * The open-loop delivery load generator. It sends messages at a fixed offered
+ * rate, each carrying its scheduled send time, and records when every member
+ * socket receives it. Latency runs from the scheduled time, not the actual
+ * send, so a generator that falls behind shows up as latency rather than
+ * hiding it.
+ */
+import http from 'node:http';
+import WebSocket from 'ws';
+import { buildPayload, nowMs, readMarker } from './payload.js';
+import { readCpuMs, sleep, startForeignCpuMeter } from './proc.js';
+import { LatencyHistogram, type LatencySummary } from './stats.js';
+import type { MemberSocket } from './sockets.js';
+
+/** Sends one message to a room; calls `done` once the server acknowledged it (or at once where there is no acknowledgement). */
+export interface MessageSender {
+  send(room: number, payload: string, done: (ok: boolean) => void): void;
+  close(): void;
+}
+
+/** Posts messages over HTTP keep-alive, as a ChatterBox client does; the 201 response is the acknowledgement. */
+export class ChatterBoxSender implements MessageSender {
+  readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
+  readonly #url: URL;
+  readonly #channelIds: readonly string[];
+  readonly #tokens: readonly (readonly string[])[];
+  #turn = 0;
+
+  /** `tokens[room]` lists the bearer tokens of members of `channelIds[room]`; posts rotate through them. */
+  constructor(baseUrl: string, channelIds: readonly string[], tokens: readonly (readonly string[])[]) {
+    this.#url = new URL(baseUrl);
+    this.#channelIds = channelIds;
+    this.#tokens = tokens;
+  }
+
+  send(room: number, payload: string, done: (ok: boolean) => void): void {
+    const tokens = this.#tokens[room]!;
+    this.#turn += 1;
+    const body = JSON.stringify({ text: payload });
+    const request = http.request(
+      {
+        agent: this.#agent,
+        host: this.#url.hostname,
+        port: this.#url.port,
+        method: 'POST',
+        path: `/api/conversations/${this.#channelIds[room]}/messages`,
+        headers: {
+          authorization: `Bearer ${tokens[this.#turn % tokens.length]}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (response) => {
+        response.resume();
+        response.once('end', () => done(response.statusCode === 201));
+      },
+    );
+    request.once('error', () => done(false));
+    request.end(body);
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}
+
+/** Sends `<room>:<payload>` frames on one socket per room to the raw broadcast server. */
+export class RawSender implements MessageSender {
+  readonly #sockets: readonly WebSocket[];
+  readonly #roomNames: readonly string[];
+
+  constructor(sockets: readonly WebSocket[], roomNames: readonly string[]) {
+    this.#sockets = sockets;
+    this.#roomNames = roomNames;
+  }
+
+  send(room: number, payload: string, done: (ok: boolean) => void): void {
+    this.#sockets[room % this.#sockets.length]!.send(`${this.#roomNames[room]}:${payload}`);
+    done(true);
+  }
+
+  close(): void {
+    for (const socket of this.#sockets) socket.close();
+  }
+}
+
+export interface StepOptions {
+  /** Offered deliveries per second; the message rate is this divided by the fan-out. */
+  deliveriesPerSecond: number;
+  durationMs: number;
+  /** Maximum wait after the last send for outstanding deliveries. */
+  drainTimeoutMs: number;
+}
+
+export interface StepResult {
+  offeredDeliveriesPerSecond: number;
+  messagesPerSecond: number;
+  messagesSent: number;
+  messagesAcked: number;
+  sendErrors: number;
+  expectedDeliveries: number;
+  deliveries: number;
+  duplicates: number;
+  /** Deliveries that arrived during the step window, per second. */
+  achievedDeliveriesPerSecond: number;
+  latency: LatencySummary;
+  /** Server CPU time from the first send to the end of the drain, per delivery, in microseconds. */
+  serverCpuUsPerDelivery: number;
+  serverCpuFraction: number;
+  generatorCpuFraction: number;
+  /** CPU used by other processes on the machine during the step, as a fraction of one core. */
+  foreignCpuFraction: number;
+  /** Mean undelivered deliveries in the second and the last quarter of the step. */
+  outstandingEarly: number;
+  outstandingLate: number;
+  senderFellBehind: boolean;
+  sustained: boolean;
+  reason: string;
+}
+
+/** Drives one server through load steps; members are opened once by the caller. */
+export class DeliveryDriver {
+  readonly #members: readonly MemberSocket[];
+  readonly #sender: MessageSender;
+  readonly #rooms: number;
+  /** Member sockets of this process that receive each message. */
+  readonly #receiversPerMessage: number;
+  /** Deliveries a message counts for, including members held by other processes. */
+  readonly #fanout: number;
+  readonly #serverPid: number;
+  #nextIndex = 0;
+  #stepBase = 0;
+  #stepCount = 0;
+  #counts = new Uint16Array(0);
+  #histogram = new LatencyHistogram();
+  #deliveries = 0;
+  #deliveriesInWindow = 0;
+  #windowOpen = false;
+  #duplicates = 0;
+  #window = { startMs: 0, endMs: 0 };
+
+  constructor(options: { members: readonly MemberSocket[]; sender: MessageSender; rooms: number; receiversPerMessage: number; fanout: number; serverPid: number }) {
+    this.#members = options.members;
+    this.#sender = options.sender;
+    this.#rooms = options.rooms;
+    this.#receiversPerMessage = options.receiversPerMessage;
+    this.#fanout = options.fanout;
+    this.#serverPid = options.serverPid;
+    for (const member of this.#members) member.onFrame = (frame) => this.#onFrame(frame);
+  }
+
+  #onFrame(frame: Buffer): void {
+    const marker = readMarker(frame);
+    if (marker === undefined) return;
+    const offset = marker.index - this.#stepBase;
+    if (offset < 0 || offset >= this.#stepCount) return;
+    const count = (this.#counts[offset] ?? 0) + 1;
+    this.#counts[offset] = count;
+    if (count > this.#receiversPerMessage) {
+      this.#duplicates += 1;
+      return;
+    }
+    this.#deliveries += 1;
+    if (this.#windowOpen) this.#deliveriesInWindow += 1;
+    this.#histogram.record(nowMs() - marker.sentAtMs);
+  }
+
+  /** Runs one open-loop step and reports whether the load was sustained. */
+  async runStep(options: StepOptions): Promise<StepResult> {
+    const messagesPerSecond = options.deliveriesPerSecond / this.#fanout;
+    const total = Math.max(1, Math.round((messagesPerSecond * options.durationMs) / 1000));
+    this.#stepBase = this.#nextIndex;
+    this.#nextIndex += total;
+    this.#stepCount = total;
+    this.#counts = new Uint16Array(total);
+    this.#histogram = new LatencyHistogram();
+    this.#deliveries = 0;
+    this.#deliveriesInWindow = 0;
+    this.#duplicates = 0;
+
+    let sent = 0;
+    let acked = 0;
+    let errors = 0;
+    let inFlight = 0;
+    let fellBehind = false;
+    const samples: number[] = [];
+    const done = (ok: boolean) => {
+      inFlight -= 1;
+      if (ok) acked += 1;
+      else errors += 1;
+    };
+
+    const foreignMeter = startForeignCpuMeter([this.#serverPid]);
+    const cpuBefore = readCpuMs(this.#serverPid);
+    const generatorBefore = process.cpuUsage();
+    const started = nowMs();
+    const intervalMs = 1000 / messagesPerSecond;
+    this.#windowOpen = true;
+    let nextSample = started + 100;
+
+    while (sent < total) {
+      const now = nowMs();
+      const due = Math.min(total, Math.floor((now - started) / intervalMs) + 1);
+      // Behind by more than 100 ms of messages means the generator, not the server, set the pace.
+      if (due - sent > Math.max(10, messagesPerSecond / 10)) fellBehind = true;
+      while (sent < due) {
+        const index = this.#stepBase + sent;
+        const scheduledAt = started + sent * intervalMs;
+        inFlight += 1;
+        this.#sender.send(sent % this.#rooms, buildPayload(index, scheduledAt), done);
+        sent += 1;
+      }
+      if (now >= nextSample) {
+        samples.push(sent * this.#receiversPerMessage - this.#deliveries);
+        nextSample += 100;
+      }
+      await sleep(sent < total ? Math.min(5, Math.max(0, started + sent * intervalMs - nowMs())) : 0);
+    }
+    const windowMs = nowMs() - started;
+    this.#windowOpen = false;
+    this.#window = { startMs: started, endMs: started + (total - 1) * intervalMs };
+    const generatorUsage = process.cpuUsage(generatorBefore);
+
+    const drainDeadline = nowMs() + options.drainTimeoutMs;
+    while (nowMs() < drainDeadline && (inFlight > 0 || this.#deliveries < acked * this.#receiversPerMessage)) await sleep(10);
+    // Server CPU runs to the end of the drain, so work queued during the window is charged to this step.
+    const serverCpuMs = readCpuMs(this.#serverPid) - cpuBefore;
+    const busyMs = nowMs() - started;
+    const foreignCpuFraction = foreignMeter();
+
+    const expected = acked * this.#receiversPerMessage;
+    const quarter = Math.floor(samples.length / 4);
+    const outstandingEarly = meanOf(samples.slice(quarter, 2 * quarter));
+    const outstandingLate = meanOf(samples.slice(3 * quarter));
+    // 50 ms of offered deliveries is the slack that separates noise from a growing queue.
+    const slack = (options.deliveriesPerSecond * this.#receiversPerMessage) / this.#fanout / 20;
+    // NOTE: a backlog that builds in the first quarter and then stays level passes this check; read the latency beside it.
+    const queueGrew = quarter > 0 && outstandingLate > 2 * outstandingEarly + slack;
+
+    let reason = 'ok';
+    if (errors > 0) reason = `${errors} sends failed`;
+    else if (inFlight > 0) reason = `${inFlight} sends unacknowledged after drain`;
+    else if (this.#deliveries < expected) reason = `${expected - this.#deliveries} deliveries missing after drain`;
+    else if (this.#duplicates > 0) reason = `${this.#duplicates} duplicate deliveries`;
+    else if (queueGrew) reason = `queue grew from ${Math.round(outstandingEarly)} to ${Math.round(outstandingLate)} undelivered`;
+    else if (fellBehind) reason = 'generator fell behind its schedule';
+
+    const deliveries = this.#deliveries;
+    return {
+      offeredDeliveriesPerSecond: options.deliveriesPerSecond,
+      messagesPerSecond,
+      messagesSent: sent,
+      messagesAcked: acked,
+      sendErrors: errors,
+      expectedDeliveries: expected,
+      deliveries,
+      duplicates: this.#duplicates,
+      achievedDeliveriesPerSecond: (this.#deliveriesInWindow * 1000) / windowMs,
+      latency: this.#histogram.summary(),
+      serverCpuUsPerDelivery: deliveries === 0 ? Number.NaN : (serverCpuMs * 1000 * this.#receiversPerMessage) / (deliveries * this.#fanout),
+      serverCpuFraction: serverCpuMs / busyMs,
+      generatorCpuFraction: (generatorUsage.user + generatorUsage.system) / 1000 / windowMs,
+      foreignCpuFraction,
+      outstandingEarly,
+      outstandingLate,
+      senderFellBehind: fellBehind,
+      sustained: reason === 'ok',
+      reason,
+    };
+  }
+
+  /** Scheduled send times of the last step's first and last message, in epoch ms. */
+  get lastWindow(): { startMs: number; endMs: number } {
+    return this.#window;
+  }
+
+  close(): void {
+    this.#sender.close();
+  }
+}
+
+function meanOf(values: readonly number[]): number {
+  return values.length === 0 ? 0 : values.reduce((sum, value) => sum + value, 0) / values.length;
+}
