@@ -118,11 +118,18 @@ async function createSession(ctx: AppContext, user: UserRow, client: ClientInfo)
 
 /** Resolves a bearer token to its live session and user, or undefined. */
 export async function authenticateToken(ctx: AppContext, token: string): Promise<Auth | undefined> {
-  const session = await findSessionByTokenHash(ctx.storage.db, hashSecret(token));
+  const tokenHash = hashSecret(token);
+  const cached = ctx.sessionCache.get(tokenHash, ctx.now());
+  if (cached !== undefined) return cached;
+
+  const session = await findSessionByTokenHash(ctx.storage.db, tokenHash);
   if (session === undefined || Number(session.expires_at) <= ctx.now()) return undefined;
 
   const user = await findUserById(ctx.storage.db, session.user_id);
-  return user === undefined ? undefined : { user, session };
+  if (user === undefined) return undefined;
+  const auth = { user, session };
+  ctx.sessionCache.set(tokenHash, auth, ctx.now());
+  return auth;
 }
 
 /** Deletes sessions and tells their open sockets to close. */
@@ -133,6 +140,7 @@ async function revokeSessions(ctx: AppContext, userId: string, sessionIds: strin
     await tx.deleteFrom('ws_tickets').where('session_id', 'in', sessionIds).execute();
     await events.append(userStream(userId), 'session.revoked', { session_ids: sessionIds });
   });
+  ctx.sessionCache.forget(userId, sessionIds);
 }
 
 export async function logout(ctx: AppContext, auth: Auth): Promise<void> {
@@ -156,7 +164,7 @@ export async function updateProfile(ctx: AppContext, auth: Auth, body: UpdatePro
   const displayName = body.display_name?.trim();
   if (displayName === '') throw invalidField('display_name', 'display_name must not be blank');
 
-  return commitWithEvents(ctx, async (tx, events, now) => {
+  const updated = await commitWithEvents(ctx, async (tx, events, now) => {
     const user = await tx
       .updateTable('users')
       .set({
@@ -175,6 +183,9 @@ export async function updateProfile(ctx: AppContext, auth: Auth, body: UpdatePro
     }
     return user;
   });
+  // Cached sessions carry the old profile.
+  ctx.sessionCache.forget(updated.id);
+  return updated;
 }
 
 /** Changes the password and ends every other session of the user. */

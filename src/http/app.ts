@@ -20,6 +20,7 @@ import { Gateway } from '../realtime/gateway.js';
 import { openStorage } from '../storage/database.js';
 import { handleError } from './error-handler.js';
 import { RateLimits } from './rate-limits.js';
+import { SessionCache } from '../accounts/session-cache.js';
 import { createValidatorCompiler } from './validation.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -53,6 +54,7 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     storage,
     bus: new MemoryEventBus(),
     rateLimits: new RateLimits(config.rateLimits),
+    sessionCache: new SessionCache(config.authCacheTtlMs),
     now: () => Date.now(),
   };
 

@@ -14,6 +14,8 @@ export interface Config {
   /** Origins allowed to open WebSocket connections and to use cookie sessions. */
   allowedOrigins: string[];
   sessionTtlMs: number;
+  /** How long a node reuses an authenticated session without reading it again; 0 turns the cache off. */
+  authCacheTtlMs: number;
   wsTicketTtlMs: number;
   maxBodyBytes: number;
   maxMessageChars: number;
@@ -46,6 +48,8 @@ const DEFAULTS: Config = {
   logLevel: 'info',
   allowedOrigins: [],
   sessionTtlMs: 30 * 24 * 3600 * 1000,
+  // Another node learns of a revoked session within this time, well inside one second.
+  authCacheTtlMs: 500,
   wsTicketTtlMs: 30 * 1000,
   maxBodyBytes: 1024 * 1024,
   maxMessageChars: 40_000,
@@ -139,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL || DEFAULTS.logLevel,
     allowedOrigins: origins,
     sessionTtlMs: integer('CHATTERBOX_SESSION_TTL_MS', DEFAULTS.sessionTtlMs, 60_000),
+    authCacheTtlMs: integer('CHATTERBOX_AUTH_CACHE_TTL_MS', DEFAULTS.authCacheTtlMs, 0),
     maxBodyBytes: integer('CHATTERBOX_MAX_BODY_BYTES', DEFAULTS.maxBodyBytes, 1024),
     ws: {
       maxFrameBytes: integer('CHATTERBOX_WS_MAX_FRAME_BYTES', DEFAULTS.ws.maxFrameBytes, 1024),

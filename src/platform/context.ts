@@ -4,6 +4,7 @@ import type { Storage, Tx } from '../storage/database.js';
 import type { EventBus } from '../realtime/event-bus.js';
 import { EventWriter } from '../storage/streams.js';
 import type { RateLimits } from '../http/rate-limits.js';
+import type { SessionCache } from '../accounts/session-cache.js';
 
 /** What every action receives: configuration, storage, fan-out and logging. */
 export interface AppContext {
@@ -12,6 +13,7 @@ export interface AppContext {
   storage: Storage;
   bus: EventBus;
   rateLimits: RateLimits;
+  sessionCache: SessionCache;
   now: () => number;
 }
 

