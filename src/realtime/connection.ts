@@ -8,7 +8,10 @@ import { getStreamPositions, listEventsAfter } from '../storage/streams.js';
 import { findSessionById, listTeamIdsOfUser } from '../accounts/queries.js';
 import type { EventListener } from './event-bus.js';
 import { conversationStream, encodeEventFrame, teamStream, userStream, type StreamEvent, type StreamId } from './events.js';
-import { parseClientFrame, type HelloFrame } from './frames.js';
+import { parseClientFrame, type HelloFrame, type PostFrame } from './frames.js';
+import { postMessage } from '../messages/actions.js';
+import { presentMessage } from '../messages/schemas.js';
+import { AppError } from '../platform/errors.js';
 
 /** Close codes of the gateway; docs/realtime.md lists them. */
 export const CLOSE = {
@@ -42,6 +45,8 @@ export class Connection {
   readonly auth: Auth;
   readonly #socket: WebSocket;
   readonly #ctx: AppContext;
+  /** Client address at the upgrade, for per-address rate limits. */
+  readonly #address: string;
   readonly #log: Logger;
   readonly #streams = new Map<StreamId, StreamState>();
   readonly #listener: EventListener;
@@ -49,8 +54,16 @@ export class Connection {
   #helloTimer: NodeJS.Timeout | undefined;
   alive = true;
 
-  constructor(id: string, socket: WebSocket, auth: Auth, ctx: AppContext, onClose: (connection: Connection) => void) {
+  constructor(
+    id: string,
+    socket: WebSocket,
+    auth: Auth,
+    address: string,
+    ctx: AppContext,
+    onClose: (connection: Connection) => void,
+  ) {
     this.id = id;
+    this.#address = address;
     this.auth = auth;
     this.#socket = socket;
     this.#ctx = ctx;
@@ -115,14 +128,36 @@ export class Connection {
     this.#socket.send(payload, { binary: false });
   }
 
-  #sendError(code: string, message: string, field?: string): void {
-    this.#send(JSON.stringify({ type: 'error', error: { code, message, ...(field !== undefined && { field }) } }));
+  #sendError(code: string, message: string, field?: string, id?: string | number): void {
+    const error = { code, message, ...(field !== undefined && { field }) };
+    this.#send(JSON.stringify({ type: 'error', ...(id !== undefined && { id }), error }));
+  }
+
+  /**
+   * Posts a message for the socket's user through the same action as the HTTP
+   * route, with the same checks and rate limits, and acknowledges it after the
+   * commit. The socket is closed when its session is revoked, so its
+   * credentials are live for as long as it can post.
+   */
+  #post(frame: PostFrame): void {
+    if (this.#state !== 'ready') {
+      this.#sendError('VALIDATION_FAILED', 'Send hello before posting', 'type', frame.id);
+      return;
+    }
+    postMessage(this.#ctx, this.auth, frame.conversation_id, frame.body, this.#address).then(
+      (result) => this.#send(JSON.stringify({ type: 'ack', id: frame.id, created: result.created, message: presentMessage(result.message) })),
+      (error: unknown) => {
+        const appError = error instanceof AppError ? error : new AppError('INTERNAL', 'Internal server error');
+        if (appError.status >= 500) this.#log.error({ err: error }, 'posting over the socket failed');
+        this.#send(JSON.stringify({ type: 'error', id: frame.id, error: appError.toBody().error }));
+      },
+    );
   }
 
   #onFrame(text: string, isBinary: boolean): void {
     const parsed = parseClientFrame(text, isBinary);
     if ('error' in parsed) {
-      this.#sendError(parsed.error.code, parsed.error.message, parsed.error.field);
+      this.#sendError(parsed.error.code, parsed.error.message, parsed.error.field, parsed.error.id);
       if (this.#state === 'awaiting-hello') this.close(CLOSE.invalidFrame, 'invalid hello frame');
       return;
     }
@@ -130,6 +165,10 @@ export class Connection {
     const frame = parsed.frame;
     if (frame.type === 'ping') {
       this.#send(JSON.stringify({ type: 'pong', ...(frame.id !== undefined && { id: frame.id }) }));
+      return;
+    }
+    if (frame.type === 'post') {
+      this.#post(frame);
       return;
     }
     if (this.#state !== 'awaiting-hello') {

@@ -1,3 +1,8 @@
+import { Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Id } from '../http/schemas.js';
+import { PostMessageBody } from '../messages/schemas.js';
+
 /** Frames a client may send. docs/realtime.md describes them. */
 export interface HelloFrame {
   type: 'hello';
@@ -10,12 +15,34 @@ export interface PingFrame {
   id?: string | number;
 }
 
-export type ClientFrame = HelloFrame | PingFrame;
+/** Posts a message over the socket; the server answers with an `ack` or an `error` carrying the same id. */
+export interface PostFrame {
+  type: 'post';
+  id: string | number;
+  conversation_id: string;
+  body: PostMessageBody;
+}
+
+export type ClientFrame = HelloFrame | PingFrame | PostFrame;
+
+const PostFrameSchema = TypeCompiler.Compile(
+  Type.Object(
+    {
+      type: Type.Literal('post'),
+      id: Type.Union([Type.String({ maxLength: 64 }), Type.Integer()]),
+      conversation_id: Id,
+      ...PostMessageBody.properties,
+    },
+    { additionalProperties: false },
+  ),
+);
 
 interface FrameError {
   code: string;
   message: string;
   field?: string;
+  /** The rejected frame's id, so the client can match the error to its request. */
+  id?: string | number;
 }
 
 /** Most streams one hello may name: a user's own, their teams and their conversations. */
@@ -53,8 +80,10 @@ export function parseClientFrame(text: string, isBinary: boolean): { frame: Clie
     }
     case 'hello':
       return parseHello(value);
+    case 'post':
+      return parsePost(value);
     default:
-      return reject('VALIDATION_FAILED', 'type must be "hello" or "ping"', 'type');
+      return reject('VALIDATION_FAILED', 'type must be "hello", "ping" or "post"', 'type');
   }
 }
 
@@ -78,4 +107,17 @@ function parseHello(value: Record<string, unknown>): { frame: HelloFrame } | { e
     positions[stream] = seq;
   }
   return { frame: { type: 'hello', positions } };
+}
+
+function parsePost(value: Record<string, unknown>): { frame: PostFrame } | { error: FrameError } {
+  if (!PostFrameSchema.Check(value)) {
+    const issue = PostFrameSchema.Errors(value).First();
+    const field = issue?.path.replace(/^\//, '') || 'frame';
+    const rejection = reject('VALIDATION_FAILED', `${field} ${issue?.message ?? 'is invalid'}`, field);
+    const id = value.id;
+    if ((typeof id === 'string' && id.length <= 64) || Number.isSafeInteger(id)) rejection.error.id = id as string | number;
+    return rejection;
+  }
+  const { type: _type, id, conversation_id, ...body } = value as unknown as { type: 'post'; id: string | number; conversation_id: string } & PostMessageBody;
+  return { frame: { type: 'post', id, conversation_id, body } };
 }

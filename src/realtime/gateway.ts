@@ -63,7 +63,9 @@ export class Gateway {
     if (auth === undefined) return rejectUpgrade(socket, 401, 'Unauthorized');
 
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
-      const connection = new Connection(newId(), ws, auth, this.#ctx, (closed) => this.#connections.delete(closed));
+      const connection = new Connection(newId(), ws, auth, request.socket.remoteAddress ?? 'unknown', this.#ctx, (closed) =>
+        this.#connections.delete(closed),
+      );
       this.#connections.add(connection);
       this.#ctx.logger.info(
         { component: 'realtime', connectionId: connection.id, userId: auth.user.id, sessionId: auth.session.id },
