@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import readline from 'node:readline';
-import { ChatterBoxSender, DeliveryDriver, RawSender, type StepResult } from './lib/delivery-driver.js';
+import { ChatterBoxSender, ChatterBoxSocketSender, DeliveryDriver, RawSender, type StepResult } from './lib/delivery-driver.js';
 import { CLIENT_CORE, MAX_FOREIGN_CPU, readCpuMs, sleep, spawnNode, stopProcess, waitForLine, waitForQuietMachine } from './lib/proc.js';
 import { summariseProfile, type ProfileEntry } from './lib/profile.js';
 import { addRow, progress, type RunSettings } from './lib/report.js';
@@ -107,11 +107,18 @@ async function buildDriver(server: RunningServer, topology: Topology, members: M
   const sender =
     server.kind === 'raw'
       ? new RawSender((await openMany(topology.rooms, 10, () => openRawMember(server.wsUrl, []))).map((member) => member.socket), roomNames)
-      : new ChatterBoxSender(
-          server.url,
-          topology.channelIds,
-          topology.roomMembers.map((members) => members.map((user) => user.token)),
-        );
+      : process.env.BENCH_POST_VIA === 'http'
+        ? new ChatterBoxSender(
+            server.url,
+            topology.channelIds,
+            topology.roomMembers.map((members) => members.map((user) => user.token)),
+          )
+        : new ChatterBoxSocketSender(
+            (await openMany(topology.rooms, 10, (room) => openChatterBoxMember(server.wsUrl, topology.roomMembers[room]![0]!.token))).map(
+              (member) => member.socket,
+            ),
+            topology.channelIds,
+          );
   return new DeliveryDriver({ members, sender, rooms: topology.rooms, receiversPerMessage, fanout: topology.fanout, serverPid: server.pid });
 }
 

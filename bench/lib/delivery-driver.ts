@@ -64,6 +64,47 @@ export class ChatterBoxSender implements MessageSender {
   }
 }
 
+/**
+ * Posts messages as `post` frames on one authenticated socket per room; the
+ * `ack` frame, sent after the commit, is the acknowledgement. Each sender
+ * socket belongs to a member, so it also receives its own room's events,
+ * one delivery per message more than the raw sender's sockets.
+ */
+export class ChatterBoxSocketSender implements MessageSender {
+  readonly #sockets: readonly WebSocket[];
+  readonly #channelIds: readonly string[];
+  readonly #pending = new Map<number, (ok: boolean) => void>();
+  #nextId = 0;
+
+  constructor(sockets: readonly WebSocket[], channelIds: readonly string[]) {
+    this.#sockets = sockets;
+    this.#channelIds = channelIds;
+    const ack = Buffer.from('{"type":"ack"');
+    const error = Buffer.from('{"type":"error"');
+    for (const socket of sockets) {
+      socket.on('message', (data: Buffer) => {
+        // Only acknowledgements matter here; the room's events are skipped unparsed.
+        const isAck = data.subarray(0, ack.length).equals(ack);
+        if (!isAck && !data.subarray(0, error.length).equals(error)) return;
+        const id = (JSON.parse(data.toString()) as { id?: number }).id;
+        if (id === undefined) return;
+        this.#pending.get(id)?.(isAck);
+        this.#pending.delete(id);
+      });
+    }
+  }
+
+  send(room: number, payload: string, done: (ok: boolean) => void): void {
+    this.#nextId += 1;
+    this.#pending.set(this.#nextId, done);
+    this.#sockets[room]!.send(JSON.stringify({ type: 'post', id: this.#nextId, conversation_id: this.#channelIds[room], text: payload }));
+  }
+
+  close(): void {
+    for (const socket of this.#sockets) socket.close();
+  }
+}
+
 /** Sends `<room>:<payload>` frames on one socket per room to the raw broadcast server. */
 export class RawSender implements MessageSender {
   readonly #sockets: readonly WebSocket[];

@@ -28,13 +28,14 @@ export async function accessConversation(
   userId: string,
   need: ConversationNeed,
 ): Promise<ConversationAccess> {
-  const notFound = new AppError('CONVERSATION_NOT_FOUND', 'Conversation not found');
+  // Errors are built only when thrown: capturing a stack trace on every call showed in profiles.
+  const notFound = () => new AppError('CONVERSATION_NOT_FOUND', 'Conversation not found');
   const found = await findConversationWithCaller(db, conversationId, userId);
-  if (found === undefined) throw notFound;
+  if (found === undefined) throw notFound();
 
   const { conversation, team, teamMembership, isMember } = found;
-  if (teamMembership === undefined) throw notFound;
-  if (!isMember && conversation.kind !== 'public') throw notFound;
+  if (teamMembership === undefined) throw notFound();
+  if (!isMember && conversation.kind !== 'public') throw notFound();
 
   if (!isMember && need !== 'read') {
     throw new AppError('NOT_IN_CONVERSATION', 'Join the channel first');

@@ -24,12 +24,19 @@ const MAX_TRANSACTION_ATTEMPTS = 3;
  * Runs `work` in one transaction with an event writer, then publishes the
  * events it appended. Events reach the bus only after the commit, so no socket
  * ever sees a change that could still roll back. A transaction that lost a
- * deadlock or serialization conflict runs again from the start.
+ * deadlock or serialization conflict runs again from the start. Where the
+ * storage groups commits, the work joins the current group instead.
  */
 export async function commitWithEvents<T>(
   ctx: AppContext,
   work: (tx: Tx, events: EventWriter, now: number) => Promise<T>,
 ): Promise<T> {
+  if (ctx.storage.commitGroup !== undefined) {
+    const { result, events } = await ctx.storage.commitGroup.run(work);
+    if (events.events.length > 0) ctx.bus.publish(events.events);
+    return result;
+  }
+
   for (let attempt = 1; ; attempt += 1) {
     const now = ctx.now();
     let writer: EventWriter | undefined;

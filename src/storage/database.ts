@@ -5,6 +5,8 @@ import type { StorageDialect } from './dialects/dialect.js';
 import { createSqliteDialect } from './dialects/sqlite.js';
 import { createPostgresDialect } from './dialects/postgres.js';
 import * as core from './migrations/001-core.js';
+import * as conversationFeatures from './migrations/002-conversation-features.js';
+import { CommitGroup } from './commit-group.js';
 
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
@@ -13,11 +15,14 @@ export type Tx = Transaction<Database>;
 export interface Storage {
   db: Db;
   dialect: StorageDialect;
+  /** Present where one connection runs every write (SQLite), so grouping commits costs no concurrency. */
+  commitGroup?: CommitGroup;
   close(): Promise<void>;
 }
 
 const MIGRATIONS: Record<string, Migration> = {
   '001-core': core,
+  '002-conversation-features': conversationFeatures,
 };
 
 const provider: MigrationProvider = {
@@ -55,6 +60,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   return {
     db,
     dialect,
+    commitGroup: dialect.singleWriter ? new CommitGroup(db, () => Date.now()) : undefined,
     close: async () => {
       await db.destroy();
       await dialect.close();

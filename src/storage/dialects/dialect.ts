@@ -6,6 +6,8 @@ import type { Dialect } from 'kysely';
  */
 export interface StorageDialect {
   readonly name: 'sqlite' | 'postgres';
+  /** True when one connection runs every write in turn, so grouping commits costs no concurrency. */
+  readonly singleWriter: boolean;
   createKyselyDialect(): Dialect;
   /** True when the error is a unique-constraint violation. */
   isUniqueViolation(error: unknown): boolean;

@@ -26,6 +26,7 @@ export function createPostgresDialect(options: PostgresOptions): StorageDialect 
 
   return {
     name: 'postgres',
+    singleWriter: false,
     createKyselyDialect: () => new PostgresDialect({ pool }),
     isUniqueViolation: (error) => typeof error === 'object' && error !== null && 'code' in error && error.code === '23505',
     // 40P01: deadlock detected; 40001: serialization failure.

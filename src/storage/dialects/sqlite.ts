@@ -18,6 +18,7 @@ export function createSqliteDialect(file: string): StorageDialect {
 
   return {
     name: 'sqlite',
+    singleWriter: true,
     createKyselyDialect: () => new SqliteDialect({ database: withStatementCache(connection) }),
     isUniqueViolation: (error) =>
       typeof error === 'object' &&
