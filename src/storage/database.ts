@@ -5,7 +5,6 @@ import type { StorageDialect } from './dialects/dialect.js';
 import { createSqliteDialect } from './dialects/sqlite.js';
 import { createPostgresDialect } from './dialects/postgres.js';
 import * as core from './migrations/001-core.js';
-import * as conversationFeatures from './migrations/002-conversation-features.js';
 import { CommitGroup } from './commit-group.js';
 
 export type Db = Kysely<Database>;
@@ -22,7 +21,6 @@ export interface Storage {
 
 const MIGRATIONS: Record<string, Migration> = {
   '001-core': core,
-  '002-conversation-features': conversationFeatures,
 };
 
 const provider: MigrationProvider = {
