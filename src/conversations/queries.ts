@@ -85,6 +85,18 @@ export function listChannelsOfUserInTeam(db: Db | Tx, userId: string, teamId: st
     .execute();
 }
 
+/** Direct and group messages of a team that the user belongs to. */
+export function listDirectMessagesOfUserInTeam(db: Db | Tx, userId: string, teamId: string) {
+  return db
+    .selectFrom('conversation_members as cm')
+    .innerJoin('conversations as c', 'c.id', 'cm.conversation_id')
+    .selectAll('c')
+    .where('cm.user_id', '=', userId)
+    .where('c.team_id', '=', teamId)
+    .where('c.kind', 'in', ['dm', 'group'])
+    .execute();
+}
+
 export function findConversationByDmKey(db: Db | Tx, dmKey: string): Promise<ConversationRow | undefined> {
   return db.selectFrom('conversations').selectAll().where('dm_key', '=', dmKey).executeTakeFirst();
 }

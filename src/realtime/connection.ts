@@ -11,6 +11,7 @@ import { conversationStream, encodeEventFrame, teamStream, userStream, type Stre
 import { parseClientFrame, type HelloFrame, type PostFrame } from './frames.js';
 import { postMessage } from '../messages/actions.js';
 import { presentMessage } from '../messages/schemas.js';
+import { redactDeletedMessages } from '../messages/replay.js';
 import { AppError } from '../platform/errors.js';
 
 /** Close codes of the gateway; docs/realtime.md lists them. */
@@ -304,7 +305,10 @@ export class Connection {
   async #fill(stream: StreamId): Promise<void> {
     let state = this.#streams.get(stream);
     while (state !== undefined && this.#state === 'ready') {
-      const stored = await listEventsAfter(this.#ctx.storage.db, stream, state.delivered, FILL_PAGE_SIZE);
+      const stored = await redactDeletedMessages(
+        this.#ctx.storage.db,
+        await listEventsAfter(this.#ctx.storage.db, stream, state.delivered, FILL_PAGE_SIZE),
+      );
       if (this.#streams.get(stream) !== state) return;
 
       const first = stored[0];
@@ -356,8 +360,7 @@ export class Connection {
     if (event.stream === userStream(userId)) {
       this.#applyOwnEvent(event);
     } else if ((event.type === 'member.left' || event.type === 'team.member_left') && event.data.user_id === userId) {
-      // Nothing after this event reaches the socket: later events of the stream have higher seqs.
-      this.#unsubscribe(event.stream);
+      this.#revoke(event.stream);
     }
   }
 
@@ -371,9 +374,10 @@ export class Connection {
         this.#follow(teamStream((data.team as { id: string }).id), Number(data.seq) - 1);
         break;
       case 'team.left':
-        this.#unsubscribe(teamStream(data.team_id as string));
-        for (const [stream, state] of this.#streams) {
-          if (state.teamId === data.team_id) this.#unsubscribe(stream);
+        this.#revoke(teamStream(data.team_id as string));
+        // Collected first: revoking re-adds a stream to the map while access is read again.
+        for (const stream of [...this.#streams].filter(([, state]) => state.teamId === data.team_id).map(([id]) => id)) {
+          this.#revoke(stream);
         }
         break;
       case 'conversation.joined': {
@@ -382,9 +386,22 @@ export class Connection {
         break;
       }
       case 'conversation.left':
-        this.#unsubscribe(conversationStream(data.conversation_id as string));
+        this.#revoke(conversationStream(data.conversation_id as string));
         break;
     }
+  }
+
+  /**
+   * Stops a stream at an event that ended the user's access: nothing after it
+   * is sent. The event may be a replayed one from before the user came back,
+   * so access is read again, and a stream the user may still read continues
+   * from the same position.
+   */
+  #revoke(stream: StreamId): void {
+    const state = this.#streams.get(stream);
+    if (state === undefined) return;
+    this.#unsubscribe(stream);
+    this.#follow(stream, state.delivered, state.teamId);
   }
 
   /**

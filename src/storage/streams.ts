@@ -79,3 +79,9 @@ export async function getStreamPositions(
   }
   return positions;
 }
+
+/** Returns the last seq of one stream, 0 for a stream with no events. */
+export async function getStreamHead(db: Db | Tx, stream: StreamId): Promise<number> {
+  const row = await db.selectFrom('streams').select('last_seq').where('id', '=', stream).executeTakeFirst();
+  return row === undefined ? 0 : Number(row.last_seq);
+}

@@ -3,11 +3,13 @@ import { findUserById, findUserByUsername } from '../accounts/queries.js';
 import { presentUser } from '../accounts/schemas.js';
 import { insertChannel } from '../conversations/actions.js';
 import { addConversationMember, removeConversationMember } from '../conversations/membership.js';
-import { findConversation, listChannelsOfUserInTeam } from '../conversations/queries.js';
+import { findConversation, listChannelsOfUserInTeam, listDirectMessagesOfUserInTeam, listMemberIds } from '../conversations/queries.js';
+import { presentConversation } from '../conversations/schemas.js';
+import { getStreamHead } from '../storage/streams.js';
 import { commitWithEvents, type AppContext } from '../platform/context.js';
 import { AppError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
-import { teamStream, userStream } from '../realtime/events.js';
+import { conversationStream, teamStream, userStream } from '../realtime/events.js';
 import type { Tx } from '../storage/database.js';
 import type { TeamRole, TeamRow } from '../storage/schema.js';
 import type { EventWriter } from '../storage/streams.js';
@@ -84,8 +86,29 @@ function insertTeamMember(
     await addTeamMembership(tx, events, team, user.id, role, now);
     const general = team.general_conversation_id && (await findConversation(tx, team.general_conversation_id));
     if (general) await addConversationMember(tx, events, general, user.id, team.general_conversation_id, now);
+    await announceDirectMessagesKept(tx, events, user.id, team);
     return { userId: user.id, role };
   });
+}
+
+/**
+ * Tells a returning member's sockets about the direct messages they kept:
+ * leaving a team keeps direct-message memberships but hides them, so on
+ * return each is announced again, from the next event of its stream on.
+ */
+async function announceDirectMessagesKept(tx: Tx, events: EventWriter, userId: string, team: TeamRow): Promise<void> {
+  for (const conversation of await listDirectMessagesOfUserInTeam(tx, userId, team.id)) {
+    const head = await getStreamHead(tx, conversationStream(conversation.id));
+    await events.append(userStream(userId), 'conversation.joined', {
+      conversation: presentConversation(conversation, {
+        generalId: team.general_conversation_id,
+        isMember: true,
+        memberIds: await listMemberIds(tx, conversation.id),
+        lastSeq: head,
+      }),
+      seq: head + 1,
+    });
+  }
 }
 
 /**
