@@ -46,6 +46,9 @@ export async function startChatterBox(options: ChatterBoxOptions): Promise<Runni
     CHATTERBOX_POST_LIMIT_PER_USER: UNLIMITED,
     CHATTERBOX_POST_LIMIT_PER_ADDRESS: UNLIMITED,
     CHATTERBOX_LOGIN_LIMIT_PER_ADDRESS: UNLIMITED,
+    CHATTERBOX_REGISTER_LIMIT_PER_ADDRESS: UNLIMITED,
+    // The connection figures share a few accounts across thousands of sockets.
+    CHATTERBOX_WS_MAX_CONNECTIONS_PER_USER: UNLIMITED,
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));

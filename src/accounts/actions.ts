@@ -41,6 +41,8 @@ export interface ClientInfo {
 }
 
 export async function register(ctx: AppContext, body: RegisterBody, client: ClientInfo): Promise<NewSession> {
+  // Each registration costs an argon2 hash, so one address may not start many.
+  await ctx.rateLimits.consume([['registerPerAddress', client.address]]);
   const passwordHash = await hashPassword(body.password);
   const now = ctx.now();
   const user: UserRow = {
@@ -158,7 +160,8 @@ export async function logoutEverywhere(ctx: AppContext, auth: Auth): Promise<voi
 }
 
 export async function updateProfile(ctx: AppContext, auth: Auth, body: UpdateProfileBody): Promise<UserRow> {
-  if (body.time_zone !== undefined && !isTimeZone(body.time_zone)) {
+  const timeZone = body.time_zone === undefined ? undefined : canonicalTimeZone(body.time_zone);
+  if (timeZone === null) {
     throw invalidField('time_zone', `Unknown time zone "${body.time_zone}"; use an IANA name such as Europe/Paris`);
   }
   const displayName = body.display_name?.trim();
@@ -170,7 +173,7 @@ export async function updateProfile(ctx: AppContext, auth: Auth, body: UpdatePro
       .set({
         ...(displayName !== undefined && { display_name: displayName }),
         ...(body.status_text !== undefined && { status_text: body.status_text }),
-        ...(body.time_zone !== undefined && { time_zone: body.time_zone }),
+        ...(timeZone !== undefined && { time_zone: timeZone }),
         updated_at: now,
       })
       .where('id', '=', auth.user.id)
@@ -190,6 +193,8 @@ export async function updateProfile(ctx: AppContext, auth: Auth, body: UpdatePro
 
 /** Changes the password and ends every other session of the user. */
 export async function changePassword(ctx: AppContext, auth: Auth, body: ChangePasswordBody): Promise<void> {
+  // The current password is guessable through this route too, so it shares the login limit of the account.
+  await ctx.rateLimits.consume([['loginPerAccount', `user:${auth.user.id}`]]);
   const user = await findUserById(ctx.storage.db, auth.user.id);
   if (user === undefined || !(await verifyPassword(user.password_hash, body.current_password))) {
     throw new AppError('INVALID_CREDENTIALS', 'The current password is incorrect', { field: 'current_password' });
@@ -243,11 +248,11 @@ export async function redeemTicket(ctx: AppContext, ticket: string): Promise<Aut
   return user === undefined ? undefined : { user, session };
 }
 
-function isTimeZone(name: string): boolean {
+/** Returns the IANA spelling of a time zone name ("europe/paris" becomes "Europe/Paris"), or null if unknown. */
+function canonicalTimeZone(name: string): string | null {
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone: name });
-    return true;
+    return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
   } catch {
-    return false;
+    return null;
   }
 }

@@ -10,7 +10,11 @@ export const Username = Type.String({
   pattern: USERNAME_PATTERN,
   description: 'Letters, digits, ".", "_" and "-"; starts with a letter or digit; unique regardless of case',
 });
-export const Email = Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$' });
+export const Email = Type.String({
+  minLength: 3,
+  maxLength: 254,
+  pattern: '^[^\\s@\\u0000-\\u001f\\u007f]+@[^\\s@\\u0000-\\u001f\\u007f]+\\.[^\\s@\\u0000-\\u001f\\u007f]+$',
+});
 export const Password = Type.String({ minLength: 8, maxLength: 256 });
 export const DisplayName = Label(80);
 export const StatusText = Label(100, 0);

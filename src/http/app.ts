@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyBaseLogger, type RawServerDefault } from 'fastify';
+import Fastify, { type FastifyReply, type FastifyInstance, type FastifyBaseLogger, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
@@ -19,6 +19,7 @@ import { MemoryEventBus } from '../realtime/event-bus.js';
 import { Gateway } from '../realtime/gateway.js';
 import { openStorage } from '../storage/database.js';
 import { handleError } from './error-handler.js';
+import { registerJsonParser } from './body-parser.js';
 import { RateLimits } from './rate-limits.js';
 import { SessionCache } from '../accounts/session-cache.js';
 import { createValidatorCompiler } from './validation.js';
@@ -64,6 +65,11 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     genReqId: () => newId(),
     requestIdHeader: false,
     return503OnClosing: true,
+    // A path with broken percent-encoding gets the API's error body, not Fastify's.
+    frameworkErrors: (_error, _request, reply: FastifyReply) => {
+      const appError = new AppError('VALIDATION_FAILED', 'The URL is not valid', { field: 'url' });
+      void reply.status(appError.status).send(appError.toBody());
+    },
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -78,6 +84,7 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     void reply.header('x-content-type-options', 'nosniff');
   });
 
+  registerJsonParser(app);
   await app.register(fastifyCookie);
   await registerOpenApi(app);
 

@@ -2,7 +2,7 @@ import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../platform/config.js';
 import { AppError } from '../platform/errors.js';
 
-type LimiterName = 'loginPerAddress' | 'loginPerAccount' | 'postPerUser' | 'postPerAddress';
+type LimiterName = 'loginPerAddress' | 'loginPerAccount' | 'postPerUser' | 'postPerAddress' | 'registerPerAddress';
 
 /**
  * Fixed-window limits kept in this process. rate-limiter-flexible offers the
@@ -18,6 +18,7 @@ export class RateLimits {
       loginPerAccount: perMinute(config.loginPerAccountPerMinute, 'login-acct'),
       postPerUser: perMinute(config.postsPerUserPerMinute, 'post-user'),
       postPerAddress: perMinute(config.postsPerAddressPerMinute, 'post-addr'),
+      registerPerAddress: new RateLimiterMemory({ points: config.registrationsPerAddressPerHour, duration: 3600, keyPrefix: 'register-addr' }),
     };
   }
 

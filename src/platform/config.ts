@@ -28,15 +28,20 @@ export interface Config {
     /** Time a connection has to send its hello frame before it is closed. */
     helloTimeoutMs: number;
     compression: boolean;
+    /** Open sockets one user may hold at once, across devices and tabs. */
+    maxConnectionsPerUser: number;
   };
   rateLimits: {
     loginPerAddressPerMinute: number;
     loginPerAccountPerMinute: number;
+    registrationsPerAddressPerHour: number;
     postsPerUserPerMinute: number;
     postsPerAddressPerMinute: number;
   };
   shutdownGraceMs: number;
 }
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const DEFAULTS: Config = {
   host: '127.0.0.1',
@@ -60,10 +65,12 @@ const DEFAULTS: Config = {
     heartbeatIntervalMs: 30_000,
     helloTimeoutMs: 10_000,
     compression: false,
+    maxConnectionsPerUser: 50,
   },
   rateLimits: {
     loginPerAddressPerMinute: 30,
     loginPerAccountPerMinute: 10,
+    registrationsPerAddressPerHour: 20,
     postsPerUserPerMinute: 600,
     postsPerAddressPerMinute: 3000,
   },
@@ -114,6 +121,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   const port = integer('PORT', DEFAULTS.port, 0);
+  const logLevel = env.LOG_LEVEL || DEFAULTS.logLevel;
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   if (port > 65535) problems.push(`PORT must be at most 65535, got ${port}`);
 
   if (env.DATABASE_URL && !/^postgres(ql)?:\/\//.test(env.DATABASE_URL)) {
@@ -140,7 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: env.DATABASE_URL ?? '',
     databaseSchema: env.CHATTERBOX_DATABASE_SCHEMA ?? '',
     databasePoolSize: integer('CHATTERBOX_DATABASE_POOL_SIZE', DEFAULTS.databasePoolSize, 1),
-    logLevel: env.LOG_LEVEL || DEFAULTS.logLevel,
+    logLevel: LOG_LEVELS.includes(logLevel) ? logLevel : DEFAULTS.logLevel,
     allowedOrigins: origins,
     sessionTtlMs: integer('CHATTERBOX_SESSION_TTL_MS', DEFAULTS.sessionTtlMs, 60_000),
     authCacheTtlMs: integer('CHATTERBOX_AUTH_CACHE_TTL_MS', DEFAULTS.authCacheTtlMs, 0),
@@ -151,10 +160,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       heartbeatIntervalMs: integer('CHATTERBOX_WS_HEARTBEAT_MS', DEFAULTS.ws.heartbeatIntervalMs, 1000),
       helloTimeoutMs: DEFAULTS.ws.helloTimeoutMs,
       compression: flag('CHATTERBOX_WS_COMPRESSION', DEFAULTS.ws.compression),
+      maxConnectionsPerUser: integer('CHATTERBOX_WS_MAX_CONNECTIONS_PER_USER', DEFAULTS.ws.maxConnectionsPerUser, 1),
     },
     rateLimits: {
       loginPerAddressPerMinute: integer('CHATTERBOX_LOGIN_LIMIT_PER_ADDRESS', DEFAULTS.rateLimits.loginPerAddressPerMinute, 1),
       loginPerAccountPerMinute: integer('CHATTERBOX_LOGIN_LIMIT_PER_ACCOUNT', DEFAULTS.rateLimits.loginPerAccountPerMinute, 1),
+      registrationsPerAddressPerHour: integer('CHATTERBOX_REGISTER_LIMIT_PER_ADDRESS', DEFAULTS.rateLimits.registrationsPerAddressPerHour, 1),
       postsPerUserPerMinute: integer('CHATTERBOX_POST_LIMIT_PER_USER', DEFAULTS.rateLimits.postsPerUserPerMinute, 1),
       postsPerAddressPerMinute: integer('CHATTERBOX_POST_LIMIT_PER_ADDRESS', DEFAULTS.rateLimits.postsPerAddressPerMinute, 1),
     },

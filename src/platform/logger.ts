@@ -14,13 +14,27 @@ const REDACTED_PATHS = [
   '*.token',
 ];
 
-/** Creates the root logger; modules take children with a `component` field. */
-export function createLogger(level: string): Logger {
-  return pino({
+/** Creates the root logger; modules take children with a `component` field. Logs go to stdout unless a destination is given. */
+export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+  const options = {
     level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     base: { pid: process.pid },
-  });
+    serializers: { req: serializeRequest },
+  };
+  return destination === undefined ? pino(options) : pino(options, destination);
+}
+
+const SECRET_PARAMETERS = /([?&](?:token|ticket|access_token|password)=)[^&]*/gi;
+
+/** Logs a request's method and URL, with the values of secret-looking query parameters removed. */
+function serializeRequest(request: { id?: unknown; method?: string; url?: string; ip?: string }) {
+  return {
+    id: request.id,
+    method: request.method,
+    url: request.url?.replace(SECRET_PARAMETERS, '$1[redacted]'),
+    remoteAddress: request.ip,
+  };
 }
 
 export type { Logger };

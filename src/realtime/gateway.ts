@@ -19,6 +19,7 @@ export class Gateway {
   readonly #ctx: AppContext;
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<Connection>();
+  readonly #connectionsPerUser = new Map<string, number>();
   readonly #heartbeat: NodeJS.Timeout;
 
   constructor(ctx: AppContext, server: Server) {
@@ -61,16 +62,23 @@ export class Gateway {
 
     const auth = await this.#authenticate(request, url);
     if (auth === undefined) return rejectUpgrade(socket, 401, 'Unauthorized');
+    const open = this.#connectionsPerUser.get(auth.user.id) ?? 0;
+    if (open >= this.#ctx.config.ws.maxConnectionsPerUser) {
+      this.#ctx.logger.info({ component: 'realtime', userId: auth.user.id, open }, 'upgrade rejected: too many sockets for one user');
+      return rejectUpgrade(socket, 429, 'Too Many Requests');
+    }
 
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
-      const connection = new Connection(newId(), ws, auth, request.socket.remoteAddress ?? 'unknown', this.#ctx, (closed) =>
-        this.#connections.delete(closed),
-      );
+      const userId = auth.user.id;
+      this.#connectionsPerUser.set(userId, (this.#connectionsPerUser.get(userId) ?? 0) + 1);
+      const connection = new Connection(newId(), ws, auth, request.socket.remoteAddress ?? 'unknown', this.#ctx, (closed) => {
+        this.#connections.delete(closed);
+        const remaining = (this.#connectionsPerUser.get(userId) ?? 1) - 1;
+        if (remaining > 0) this.#connectionsPerUser.set(userId, remaining);
+        else this.#connectionsPerUser.delete(userId);
+      });
       this.#connections.add(connection);
-      this.#ctx.logger.info(
-        { component: 'realtime', connectionId: connection.id, userId: auth.user.id, sessionId: auth.session.id },
-        'socket opened',
-      );
+      this.#ctx.logger.info({ component: 'realtime', connectionId: connection.id, userId, sessionId: auth.session.id }, 'socket opened');
     });
   }
 

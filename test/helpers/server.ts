@@ -33,6 +33,8 @@ export async function startServer(overrides: ConfigOverrides = {}): Promise<Test
   const config = buildConfig({
     port: 0,
     ...overrides,
+    // Every test user registers from 127.0.0.1; tests of the limit set it themselves.
+    rateLimits: { registrationsPerAddressPerHour: 1_000_000, ...overrides.rateLimits },
     dataDir,
     ...(schema !== undefined && { databaseUrl: TEST_DATABASE_URL, databaseSchema: schema, databasePoolSize: 5 }),
   });

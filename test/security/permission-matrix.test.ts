@@ -429,7 +429,7 @@ describe('malformed input', () => {
       path: history,
       raw: '{"text": "hi", "__proto__": {"admin": true}}',
       status: 400,
-      code: 'INVALID_JSON',
+      code: 'VALIDATION_FAILED',
     },
     {
       name: 'post bad client id',

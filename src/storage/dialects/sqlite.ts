@@ -8,6 +8,8 @@ import type { StorageDialect } from './dialect.js';
 export function createSqliteDialect(file: string): StorageDialect {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const connection = new BetterSqlite3(file);
+  // The file holds password hashes and every message: readable by its owner only.
+  fs.chmodSync(file, 0o600);
 
   // WAL lets readers run beside the single writer; NORMAL sync is durable
   // across process crashes and loses at most the last commits on power loss.
