@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { App } from '../http/app.js';
 import { callerOf, requireAuth, SESSION_COOKIE } from '../http/auth.js';
-import { Id } from '../http/schemas.js';
+import { Id, NoContent, PUBLIC } from '../http/schemas.js';
 import type { AppContext } from '../platform/context.js';
 import { AppError } from '../platform/errors.js';
 import { shareTeam, findUserById } from './queries.js';
@@ -53,22 +53,22 @@ export function registerAccountRoutes(app: App, ctx: AppContext): void {
   const authenticated = { onRequest: requireAuth(ctx) };
   const tags = ['accounts'];
 
-  app.post('/api/auth/register', { schema: { tags, body: RegisterBody, response: { 201: SessionBody } } }, async (request, reply) => {
+  app.post('/api/auth/register', { schema: { tags, security: PUBLIC, body: RegisterBody, response: { 201: SessionBody } } }, async (request, reply) => {
     const result = await register(ctx, request.body, clientOf(request));
     return sendSession(ctx, request, reply, result, 201);
   });
 
-  app.post('/api/auth/login', { schema: { tags, body: LoginBody, response: { 200: SessionBody } } }, async (request, reply) => {
+  app.post('/api/auth/login', { schema: { tags, security: PUBLIC, body: LoginBody, response: { 200: SessionBody } } }, async (request, reply) => {
     const result = await login(ctx, request.body, clientOf(request));
     return sendSession(ctx, request, reply, result, 200);
   });
 
-  app.post('/api/auth/logout', { ...authenticated, schema: { tags } }, async (request, reply) => {
+  app.post('/api/auth/logout', { ...authenticated, schema: { tags, response: NoContent } }, async (request, reply) => {
     await logout(ctx, callerOf(request));
     return reply.clearCookie(SESSION_COOKIE, { path: '/' }).status(204).send();
   });
 
-  app.post('/api/auth/logout-all', { ...authenticated, schema: { tags } }, async (request, reply) => {
+  app.post('/api/auth/logout-all', { ...authenticated, schema: { tags, response: NoContent } }, async (request, reply) => {
     await logoutEverywhere(ctx, callerOf(request));
     return reply.clearCookie(SESSION_COOKIE, { path: '/' }).status(204).send();
   });
@@ -81,7 +81,7 @@ export function registerAccountRoutes(app: App, ctx: AppContext): void {
     presentSelf(await updateProfile(ctx, callerOf(request), request.body)),
   );
 
-  app.post('/api/users/me/password', { ...authenticated, schema: { tags, body: ChangePasswordBody } }, async (request, reply) => {
+  app.post('/api/users/me/password', { ...authenticated, schema: { tags, body: ChangePasswordBody, response: NoContent } }, async (request, reply) => {
     await changePassword(ctx, callerOf(request), request.body);
     return reply.status(204).send();
   });

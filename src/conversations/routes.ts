@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../http/app.js';
 import { callerOf, requireAuth } from '../http/auth.js';
+import { NoContent } from '../http/schemas.js';
 import type { AppContext } from '../platform/context.js';
 import { getStreamPositions } from '../storage/streams.js';
 import { conversationStream } from '../realtime/events.js';
@@ -127,7 +128,7 @@ export function registerConversationRoutes(app: App, ctx: AppContext): void {
     view(await joinChannel(ctx, callerOf(request), request.params.conversationId), { isMember: true }),
   );
 
-  app.post('/api/conversations/:conversationId/leave', { ...authenticated, schema: { tags, params: ConversationParams } }, async (request, reply) => {
+  app.post('/api/conversations/:conversationId/leave', { ...authenticated, schema: { tags, params: ConversationParams, response: NoContent } }, async (request, reply) => {
     await leaveConversation(ctx, callerOf(request), request.params.conversationId);
     return reply.status(204).send();
   });
@@ -149,7 +150,7 @@ export function registerConversationRoutes(app: App, ctx: AppContext): void {
 
   app.delete(
     '/api/conversations/:conversationId/members/:userId',
-    { ...authenticated, schema: { tags, params: ConversationMemberParams } },
+    { ...authenticated, schema: { tags, params: ConversationMemberParams, response: NoContent } },
     async (request, reply) => {
       await removeMember(ctx, callerOf(request), request.params.conversationId, request.params.userId);
       return reply.status(204).send();

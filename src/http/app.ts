@@ -19,6 +19,7 @@ import { MemoryEventBus } from '../realtime/event-bus.js';
 import { Gateway } from '../realtime/gateway.js';
 import { openStorage } from '../storage/database.js';
 import { handleError } from './error-handler.js';
+import { PUBLIC } from './schemas.js';
 import { registerJsonParser } from './body-parser.js';
 import { RateLimits } from './rate-limits.js';
 import { SessionCache } from '../accounts/session-cache.js';
@@ -88,8 +89,8 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   await app.register(fastifyCookie);
   await registerOpenApi(app);
 
-  app.get('/healthz', { schema: { tags: ['operations'] } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { tags: ['operations'] } }, async (_request, reply) => {
+  app.get('/healthz', { schema: { tags: ['operations'], security: PUBLIC } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { tags: ['operations'], security: PUBLIC } }, async (_request, reply) => {
     try {
       await sql`select 1`.execute(storage.db);
       return { status: 'ready' };

@@ -32,6 +32,12 @@ export const Strict = <T extends Record<string, TSchema>>(properties: T) =>
 
 export const IsoTime = Type.String({ format: 'date-time' });
 
+/** The response of a route that answers 204 with no body. */
+export const NoContent = { 204: { description: 'No content', type: 'null' } };
+
+/** Marks a route that needs no session in the OpenAPI document. */
+export const PUBLIC = [] as Array<Record<string, string[]>>;
+
 /** Formats a stored Unix-millisecond time for the API. */
 export function toIso(ms: number): string;
 export function toIso(ms: number | null): string | null;

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../http/app.js';
 import { callerOf, requireAuth } from '../http/auth.js';
+import { NoContent } from '../http/schemas.js';
 import { ConversationParams } from '../conversations/schemas.js';
 import type { AppContext } from '../platform/context.js';
 import { accessMessage, deleteMessage, editMessage, postMessage } from './actions.js';
@@ -40,7 +41,7 @@ export function registerMessageRoutes(app: App, ctx: AppContext): void {
     async (request) => presentMessage(await editMessage(ctx, callerOf(request), request.params.messageId, request.body.text)),
   );
 
-  app.delete('/api/messages/:messageId', { ...authenticated, schema: { tags, params: MessageParams } }, async (request, reply) => {
+  app.delete('/api/messages/:messageId', { ...authenticated, schema: { tags, params: MessageParams, response: NoContent } }, async (request, reply) => {
     await deleteMessage(ctx, callerOf(request), request.params.messageId);
     return reply.status(204).send();
   });

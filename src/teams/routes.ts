@@ -1,12 +1,14 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../http/app.js';
 import { callerOf, requireAuth } from '../http/auth.js';
+import { NoContent } from '../http/schemas.js';
 import type { AppContext } from '../platform/context.js';
 import { accessTeam } from './access.js';
 import { addTeamMember, changeRole, createTeam, removeTeamMember } from './actions.js';
 import { listTeamMembers, listTeamsOfUser } from './queries.js';
 import {
   AddMemberBody,
+  Role,
   ChangeRoleBody,
   CreateTeamBody,
   Team,
@@ -48,7 +50,10 @@ export function registerTeamRoutes(app: App, ctx: AppContext): void {
 
   app.post(
     '/api/teams/:teamId/members',
-    { ...authenticated, schema: { tags, params: TeamParams, body: AddMemberBody } },
+    {
+      ...authenticated,
+      schema: { tags, params: TeamParams, body: AddMemberBody, response: { 201: Type.Object({ user_id: Type.String(), role: Role }) } },
+    },
     async (request, reply) => {
       const added = await addTeamMember(ctx, callerOf(request), request.params.teamId, request.body);
       return reply.status(201).send({ user_id: added.userId, role: added.role });
@@ -57,19 +62,19 @@ export function registerTeamRoutes(app: App, ctx: AppContext): void {
 
   app.patch(
     '/api/teams/:teamId/members/:userId',
-    { ...authenticated, schema: { tags, params: TeamMemberParams, body: ChangeRoleBody } },
+    { ...authenticated, schema: { tags, params: TeamMemberParams, body: ChangeRoleBody, response: NoContent } },
     async (request, reply) => {
       await changeRole(ctx, callerOf(request), request.params.teamId, request.params.userId, request.body.role);
       return reply.status(204).send();
     },
   );
 
-  app.delete('/api/teams/:teamId/members/:userId', { ...authenticated, schema: { tags, params: TeamMemberParams } }, async (request, reply) => {
+  app.delete('/api/teams/:teamId/members/:userId', { ...authenticated, schema: { tags, params: TeamMemberParams, response: NoContent } }, async (request, reply) => {
     await removeTeamMember(ctx, callerOf(request), request.params.teamId, request.params.userId);
     return reply.status(204).send();
   });
 
-  app.post('/api/teams/:teamId/leave', { ...authenticated, schema: { tags, params: TeamParams } }, async (request, reply) => {
+  app.post('/api/teams/:teamId/leave', { ...authenticated, schema: { tags, params: TeamParams, response: NoContent } }, async (request, reply) => {
     const caller = callerOf(request);
     await removeTeamMember(ctx, caller, request.params.teamId, caller.user.id);
     return reply.status(204).send();
