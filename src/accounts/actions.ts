@@ -86,6 +86,7 @@ export async function login(ctx: AppContext, body: LoginBody, client: ClientInfo
   const user = await findUserByLogin(ctx.storage.db, body.login);
   // Keyed on the account, so its e-mail address, its username and their case or
   // NFKC variants share one budget; an unknown login is keyed on its normalised form.
+  // TODO: anyone can spend an account's budget and lock its owner out for a minute; throttle with backoff per account and address.
   const accountKey = user?.id ?? (body.login.includes('@') ? emailKey(body.login) : usernameKey(body.login));
   await ctx.rateLimits.consume([
     ['loginPerAddress', client.address],

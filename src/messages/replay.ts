@@ -6,6 +6,7 @@ import { presentMessage } from './schemas.js';
  * Replaces the text of deleted messages in stored events before they are
  * replayed, so a client resuming from an old position never receives text
  * that was deleted since. Returns the events with those payloads swapped.
+ * TODO: the deleted text still sits in the stored payloads until retention removes the events.
  */
 export async function redactDeletedMessages(db: Db, events: StreamEvent[]): Promise<StreamEvent[]> {
   const ids = new Set<string>();

@@ -85,7 +85,10 @@ export class Connection {
     this.#helloTimer = setTimeout(() => this.close(CLOSE.helloTimeout, 'no hello frame received in time'), ctx.config.ws.helloTimeoutMs);
   }
 
-  /** Pings the socket; one that did not answer the previous ping is dropped as dead. */
+  /**
+   * Pings the socket; one that did not answer the previous ping is dropped as dead.
+   * TODO: a session that expires while its socket is open keeps the socket until it disconnects.
+   */
   heartbeat(): void {
     if (!this.alive) {
       this.#log.info('heartbeat missed; terminating socket');
