@@ -11,7 +11,7 @@
  */
 import type WebSocket from 'ws';
 import { MAX_FOREIGN_CPU, readRssBytes, sleep, startForeignCpuMeter, waitForQuietMachine } from './lib/proc.js';
-import { addRow, progress, type RunSettings } from './lib/report.js';
+import { addRow, progress, recordForeignCpu, type RunSettings } from './lib/report.js';
 import { makeDataDir, startChatterBox, startRawServer, type RunningServer } from './lib/servers.js';
 import { createChannel, createTeam, registerUsers, type BenchUser } from './lib/setup.js';
 import { closeAll, openChatterBoxMember, openMany, openRawSocket } from './lib/sockets.js';
@@ -19,9 +19,11 @@ import { formatNumber, mean, median } from './lib/stats.js';
 
 const CONVERSATIONS_PER_CONNECTION = 20;
 const USERS = 50;
+/** Fewer accounts in smoke runs, because each registration costs about 50 ms of argon2 on the server core. */
+const SMOKE_USERS = 5;
 /** Connection attempts in flight at once: below the listen backlog of 511 that both servers use. */
 const OPEN_CONCURRENCY = 500;
-/** Time for the server to settle before its RSS is read. */
+/** Time for the server to settle before its RSS is read (a tenth of it in smoke runs). */
 const SETTLE_MS = 2000;
 
 interface ConnectionSetup {
@@ -35,12 +37,12 @@ interface PhaseResult {
   foreignCpuFraction: number;
 }
 
-async function buildSetup(): Promise<ConnectionSetup> {
+async function buildSetup(userCount: number): Promise<ConnectionSetup> {
   const dataDir = makeDataDir('connections');
   const server = await startChatterBox({ dataDir });
   try {
-    progress(`setup: registering ${USERS} users in ${CONVERSATIONS_PER_CONNECTION} channels`);
-    const users = await registerUsers(server.url, USERS, 'connu');
+    progress(`setup: registering ${userCount} users in ${CONVERSATIONS_PER_CONNECTION} channels`);
+    const users = await registerUsers(server.url, userCount, 'connu');
     const teamId = await createTeam(users[0]!, users, 'Connections');
     // The team's #general channel is one of the 20 conversations.
     for (let channel = 1; channel < CONVERSATIONS_PER_CONNECTION; channel += 1) await createChannel(users[0]!, teamId, `conn-${channel}`, users);
@@ -74,12 +76,13 @@ async function openBatch(server: RunningServer, setup: ConnectionSetup, from: nu
   return { sockets, openMs };
 }
 
-async function runPhase(kind: 'raw' | 'chatterbox', setup: ConnectionSetup, counts: readonly number[]): Promise<PhaseResult> {
+async function runPhase(kind: 'raw' | 'chatterbox', setup: ConnectionSetup, counts: readonly number[], settings: RunSettings): Promise<PhaseResult> {
   const server = kind === 'raw' ? await startRawServer() : await startChatterBox({ dataDir: setup.dataDir });
   const sockets: WebSocket[] = [];
+  const settleMs = settings.smoke ? SETTLE_MS / 10 : SETTLE_MS;
   try {
-    await waitForQuietMachine([server.pid], 30_000);
-    await sleep(SETTLE_MS);
+    if (settings.quietTimeoutMs > 0) await waitForQuietMachine([server.pid], settings.quietTimeoutMs);
+    await sleep(settleMs);
     const baseRss = readRssBytes(server.pid);
     const meter = startForeignCpuMeter([server.pid]);
     const bytesPerConnection = new Map<number, number>();
@@ -89,13 +92,15 @@ async function runPhase(kind: 'raw' | 'chatterbox', setup: ConnectionSetup, coun
       const batch = await openBatch(server, setup, sockets.length, count - sockets.length);
       if (sockets.length === 0) stormMs = batch.openMs;
       sockets.push(...batch.sockets);
-      await sleep(SETTLE_MS);
+      await sleep(settleMs);
       const rss = readRssBytes(server.pid);
       bytesPerConnection.set(count, (rss - baseRss) / count);
       progress(`${kind}: ${count} connections, RSS ${formatNumber(rss / 2 ** 20)} MiB (${formatNumber((rss - baseRss) / count / 1024)} KiB each)`);
     }
-    progress(`${kind}: first ${counts[0]} connections took ${formatNumber(stormMs)} ms`);
-    return { stormMs, bytesPerConnection, foreignCpuFraction: meter() };
+    const foreignCpuFraction = meter();
+    recordForeignCpu('connections', foreignCpuFraction);
+    progress(`${kind}: first ${counts[0]} connections took ${formatNumber(stormMs)} ms; others ${formatNumber(foreignCpuFraction * 100)}%`);
+    return { stormMs, bytesPerConnection, foreignCpuFraction };
   } finally {
     await closeAll(sockets);
     await server.stop();
@@ -103,16 +108,16 @@ async function runPhase(kind: 'raw' | 'chatterbox', setup: ConnectionSetup, coun
 }
 
 export async function runConnections(settings: RunSettings, counts: readonly number[]): Promise<void> {
-  const setup = await buildSetup();
+  const setup = await buildSetup(settings.smoke ? SMOKE_USERS : USERS);
   const storm = { raw: [] as number[], chatterbox: [] as number[] };
   const memory = new Map<number, { raw: number[]; chatterbox: number[] }>(counts.map((count) => [count, { raw: [], chatterbox: [] }]));
   const disturbed: number[] = [];
 
   for (let repeat = 0; repeat < settings.repeats; repeat += 1) {
     progress(`connections repeat ${repeat + 1}/${settings.repeats}`);
-    const rawBefore = await runPhase('raw', setup, counts);
-    const chatterbox = await runPhase('chatterbox', setup, counts);
-    const rawAfter = await runPhase('raw', setup, counts);
+    const rawBefore = await runPhase('raw', setup, counts, settings);
+    const chatterbox = await runPhase('chatterbox', setup, counts, settings);
+    const rawAfter = await runPhase('raw', setup, counts, settings);
     disturbed.push(Math.max(rawBefore.foreignCpuFraction, chatterbox.foreignCpuFraction, rawAfter.foreignCpuFraction));
 
     storm.raw.push(mean([rawBefore.stormMs, rawAfter.stormMs]));
@@ -137,7 +142,7 @@ export async function runConnections(settings: RunSettings, counts: readonly num
       chatterbox: chatterbox.map((bytes) => bytes / 1024),
       ratios,
       met: settings.smoke ? undefined : median(ratios) <= 2,
-      note: `ChatterBox connections share the tokens of ${USERS} users`,
+      note: `ChatterBox connections share the tokens of ${setup.users.length} users`,
     });
   }
   const ratios = storm.chatterbox.map((value, index) => value / storm.raw[index]!);

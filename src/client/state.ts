@@ -1,4 +1,5 @@
 import type { ApiClient } from './api.js';
+import { recount } from './counts.js';
 import type { EventFrame } from './realtime.js';
 
 /**
@@ -39,6 +40,33 @@ export interface MessageView {
   last_reply_at: string | null;
   edited_at: string | null;
   deleted: boolean;
+  entities: {
+    mentions: Array<{ type: string; user_id?: string; username?: string; offset: number; length: number }>;
+    links: Array<{ url: string; offset: number; length: number }>;
+  };
+  /** Grouped by emoji in code unit order; users in the order they reacted. */
+  reactions: ReactionView[];
+}
+
+export interface ReactionView {
+  emoji: string;
+  shortcode: string;
+  count: number;
+  user_ids: string[];
+}
+
+export interface PinView {
+  message_id: string;
+  pinned_by: string;
+  pinned_at: string;
+}
+
+/** A followed thread: its read position and counts of unread replies and mentions. */
+export interface ThreadView {
+  conversation_id: string;
+  last_read_seq: number;
+  unread_count: number;
+  mention_count: number;
 }
 
 export interface TeamState {
@@ -48,6 +76,7 @@ export interface TeamState {
   members: Record<string, { user: UserView; role: string }>;
   /** The team's public channels, joined or not. */
   directory: Record<string, ConversationView>;
+  settings: Record<string, unknown>;
 }
 
 export interface ConversationState {
@@ -55,12 +84,21 @@ export interface ConversationState {
   memberIds: string[];
   /** Every message the user can read: channel timeline and thread replies. */
   messages: Record<string, MessageView>;
+  lastReadSeq: number;
+  unreadCount: number;
+  mentionCount: number;
+  /** Pinned messages, oldest pin first. */
+  pins: PinView[];
 }
 
 export interface ClientState {
   me: UserView & { email: string };
   teams: Record<string, TeamState>;
   conversations: Record<string, ConversationState>;
+  /** Followed threads by root id. */
+  threads: Record<string, ThreadView>;
+  /** Saved messages by id. */
+  saved: Record<string, { conversation_id: string; saved_at: string }>;
 }
 
 /** Work a reducer cannot do alone: loading a newly visible scope over HTTP. */
@@ -99,10 +137,31 @@ const pickMessage = (raw: Record<string, unknown>): MessageView => ({
   last_reply_at: (raw.last_reply_at as string | null) ?? null,
   edited_at: (raw.edited_at as string | null) ?? null,
   deleted: raw.deleted as boolean,
+  entities: raw.entities as MessageView['entities'],
+  reactions: ((raw.reactions as ReactionView[] | undefined) ?? []).map((reaction) => ({
+    emoji: reaction.emoji,
+    shortcode: reaction.shortcode,
+    count: reaction.count,
+    user_ids: [...reaction.user_ids],
+  })),
 });
 
-/** Applies one event to the state in place and returns the loads it needs. */
+const pickThread = (raw: Record<string, unknown>): ThreadView => ({
+  conversation_id: raw.conversation_id as string,
+  last_read_seq: raw.last_read_seq as number,
+  unread_count: raw.unread_count as number,
+  mention_count: raw.mention_count as number,
+});
+
+/** Applies one event to the state in place, updates the counts it affects, and returns the loads it needs. */
 export function applyEvent(state: ClientState, frame: EventFrame): Effect[] {
+  const effects = applyEventOnly(state, frame);
+  const conversationId = frame.stream.startsWith('c:') ? frame.stream.slice(2) : (frame.data.conversation_id as string | undefined);
+  recount(state, frame.stream.startsWith('t:') ? undefined : conversationId);
+  return effects;
+}
+
+function applyEventOnly(state: ClientState, frame: EventFrame): Effect[] {
   const data = frame.data;
   const teamId = frame.stream.startsWith('t:') ? frame.stream.slice(2) : undefined;
   const conversationId = frame.stream.startsWith('c:') ? frame.stream.slice(2) : undefined;
@@ -116,7 +175,7 @@ export function applyEvent(state: ClientState, frame: EventFrame): Effect[] {
     case 'team.joined': {
       const raw = data.team as { id: string; name: string; role: string };
       if (state.teams[raw.id] !== undefined) return [];
-      state.teams[raw.id] = { id: raw.id, name: raw.name, role: raw.role, members: {}, directory: {} };
+      state.teams[raw.id] = { id: raw.id, name: raw.name, role: raw.role, members: {}, directory: {}, settings: {} };
       return [{ kind: 'loadTeam', teamId: raw.id }];
     }
     case 'team.updated': {
@@ -163,7 +222,7 @@ export function applyEvent(state: ClientState, frame: EventFrame): Effect[] {
     case 'conversation.joined': {
       const view = pickConversation(data.conversation as Record<string, unknown>);
       if (state.conversations[view.id] !== undefined) return [];
-      state.conversations[view.id] = { conversation: view, memberIds: [], messages: {} };
+      state.conversations[view.id] = { conversation: view, memberIds: [], messages: {}, lastReadSeq: 0, unreadCount: 0, mentionCount: 0, pins: [] };
       return [{ kind: 'loadConversation', conversationId: view.id }];
     }
     case 'conversation.left':
@@ -185,17 +244,30 @@ export function applyEvent(state: ClientState, frame: EventFrame): Effect[] {
         conversation.memberIds = conversation.memberIds.filter((id) => id !== data.user_id);
       }
       return [];
-    case 'message.posted':
+    case 'message.posted': {
+      const message = pickMessage(data.message as Record<string, unknown>);
+      if (conversation === undefined) return [];
+      conversation.messages[message.id] = message;
+      if (message.author_id === state.me.id) markOwnPostRead(state, conversation, message);
+      return [];
+    }
     case 'message.edited': {
       const message = pickMessage(data.message as Record<string, unknown>);
-      if (conversation !== undefined) conversation.messages[message.id] = message;
+      if (conversation === undefined) return [];
+      // Edit events leave reactions out: they are unchanged.
+      message.reactions = conversation.messages[message.id]?.reactions ?? [];
+      conversation.messages[message.id] = message;
       return [];
     }
     case 'message.deleted': {
       const message = conversation?.messages[data.message_id as string];
       if (conversation === undefined || message === undefined) return [];
+      // The server drops reactions, pins and saved items of a deleted message.
+      message.reactions = [];
+      conversation.pins = conversation.pins.filter((pin) => pin.message_id !== message.id);
+      delete state.saved[message.id];
       // A deleted root stays as a placeholder while it has replies.
-      if (message.reply_count > 0) Object.assign(message, { deleted: true, text: '' });
+      if (message.reply_count > 0) Object.assign(message, { deleted: true, text: '', entities: { mentions: [], links: [] } });
       else delete conversation.messages[message.id];
       return [];
     }
@@ -211,6 +283,97 @@ export function applyEvent(state: ClientState, frame: EventFrame): Effect[] {
       return [];
     }
     default:
+      return applyFeatureEvent(state, frame, team, conversation);
+  }
+}
+
+/** Orders reaction groups as the server does: by emoji, comparing UTF-16 code units. */
+function compareReactions(a: ReactionView, b: ReactionView): number {
+  if (a.emoji < b.emoji) return -1;
+  if (a.emoji > b.emoji) return 1;
+  return 0;
+}
+
+/** Moves the author's own read positions to a message they posted, as the server does without an event. */
+function markOwnPostRead(state: ClientState, conversation: ConversationState, message: MessageView): void {
+  if (message.thread_root_id === null || message.also_in_channel) {
+    conversation.lastReadSeq = Math.max(conversation.lastReadSeq, message.seq);
+  }
+  const thread = message.thread_root_id === null ? undefined : state.threads[message.thread_root_id];
+  if (thread !== undefined) thread.last_read_seq = Math.max(thread.last_read_seq, message.seq);
+}
+
+/** Reactions, pins, read positions, follows, saved items and team settings. */
+function applyFeatureEvent(state: ClientState, frame: EventFrame, team: TeamState | undefined, conversation: ConversationState | undefined): Effect[] {
+  const data = frame.data;
+  switch (frame.event) {
+    case 'reaction.added': {
+      const message = conversation?.messages[data.message_id as string];
+      if (message === undefined) return [];
+      let group = message.reactions.find((reaction) => reaction.emoji === data.emoji);
+      if (group === undefined) {
+        group = { emoji: data.emoji as string, shortcode: data.shortcode as string, count: 0, user_ids: [] };
+        message.reactions = [...message.reactions, group].sort(compareReactions);
+      }
+      if (!group.user_ids.includes(data.user_id as string)) group.user_ids.push(data.user_id as string);
+      group.count = group.user_ids.length;
+      return [];
+    }
+    case 'reaction.removed': {
+      const message = conversation?.messages[data.message_id as string];
+      if (message === undefined) return [];
+      for (const group of message.reactions) {
+        if (group.emoji !== data.emoji) continue;
+        group.user_ids = group.user_ids.filter((id) => id !== data.user_id);
+        group.count = group.user_ids.length;
+      }
+      message.reactions = message.reactions.filter((group) => group.count > 0);
+      return [];
+    }
+    case 'message.pinned':
+      if (conversation !== undefined && !conversation.pins.some((pin) => pin.message_id === data.message_id)) {
+        conversation.pins.push({ message_id: data.message_id as string, pinned_by: data.pinned_by as string, pinned_at: data.pinned_at as string });
+      }
+      return [];
+    case 'message.unpinned':
+      if (conversation !== undefined) conversation.pins = conversation.pins.filter((pin) => pin.message_id !== data.message_id);
+      return [];
+    case 'conversation.read': {
+      const entry = state.conversations[data.conversation_id as string];
+      if (entry !== undefined) entry.lastReadSeq = Math.max(entry.lastReadSeq, data.last_read_seq as number);
+      return [];
+    }
+    case 'thread.read': {
+      const thread = state.threads[data.thread_root_id as string];
+      if (thread !== undefined) thread.last_read_seq = Math.max(thread.last_read_seq, data.last_read_seq as number);
+      return [];
+    }
+    case 'thread.followed': {
+      const existing = state.threads[data.thread_root_id as string];
+      state.threads[data.thread_root_id as string] = {
+        conversation_id: data.conversation_id as string,
+        last_read_seq: Math.max(existing?.last_read_seq ?? 0, data.last_read_seq as number),
+        unread_count: 0,
+        mention_count: 0,
+      };
+      return [];
+    }
+    case 'thread.unfollowed':
+      delete state.threads[data.thread_root_id as string];
+      return [];
+    case 'message.saved':
+      state.saved[data.message_id as string] = { conversation_id: data.conversation_id as string, saved_at: data.saved_at as string };
+      return [];
+    case 'message.unsaved':
+      delete state.saved[data.message_id as string];
+      return [];
+    case 'team.settings_updated':
+      if (team !== undefined) team.settings = { ...(data.settings as Record<string, unknown>) };
+      return [];
+    case 'mention.not_in_channel':
+      // A notice for the author to show; it changes no state.
+      return [];
+    default:
       return [];
   }
 }
@@ -219,7 +382,8 @@ export function applyEvent(state: ClientState, frame: EventFrame): Effect[] {
 export async function loadTeam(api: ApiClient, teamId: string, role: string, name: string): Promise<TeamState> {
   const { members } = await api.get<{ members: Array<{ user: Record<string, unknown>; role: string }> }>(`/api/teams/${teamId}/members`);
   const { conversations } = await api.get<{ conversations: Array<Record<string, unknown>> }>(`/api/teams/${teamId}/channels`);
-  const team: TeamState = { id: teamId, name, role, members: {}, directory: {} };
+  const settings = await api.get<Record<string, unknown>>(`/api/teams/${teamId}/settings`);
+  const team: TeamState = { id: teamId, name, role, members: {}, directory: {}, settings };
   for (const member of members) {
     const user = pickUser(member.user);
     team.members[user.id] = { user, role: member.role };
@@ -232,7 +396,19 @@ export async function loadTeam(api: ApiClient, teamId: string, role: string, nam
 export async function loadConversation(api: ApiClient, conversationId: string): Promise<ConversationState> {
   const raw = await api.get<Record<string, unknown>>(`/api/conversations/${conversationId}`);
   const { user_ids: memberIds } = await api.get<{ user_ids: string[] }>(`/api/conversations/${conversationId}/members`);
-  const state: ConversationState = { conversation: pickConversation(raw), memberIds: [...memberIds].sort(), messages: {} };
+  const { conversations: counts } = await api.get<{ conversations: Array<{ last_read_seq: number; unread_count: number; mention_count: number }> }>(
+    `/api/sidebar?conversation_id=${conversationId}`,
+  );
+  const { pins } = await api.get<{ pins: PinView[] }>(`/api/conversations/${conversationId}/pins`);
+  const state: ConversationState = {
+    conversation: pickConversation(raw),
+    memberIds: [...memberIds].sort(),
+    messages: {},
+    lastReadSeq: counts[0]?.last_read_seq ?? 0,
+    unreadCount: counts[0]?.unread_count ?? 0,
+    mentionCount: counts[0]?.mention_count ?? 0,
+    pins,
+  };
 
   let after = 0;
   for (;;) {
@@ -271,9 +447,14 @@ export async function loadState(api: ApiClient): Promise<ClientState> {
   const { teams } = await api.get<{ teams: Array<{ id: string; name: string; role: string }> }>('/api/teams');
   const { conversations } = await api.get<{ conversations: Array<{ id: string }> }>('/api/conversations');
 
-  const state: ClientState = { me: { ...pickUser(me), email: me.email as string }, teams: {}, conversations: {} };
+  const state: ClientState = { me: { ...pickUser(me), email: me.email as string }, teams: {}, conversations: {}, threads: {}, saved: {} };
   for (const team of teams) state.teams[team.id] = await loadTeam(api, team.id, team.role, team.name);
   for (const conversation of conversations) state.conversations[conversation.id] = await loadConversation(api, conversation.id);
+
+  const { threads } = await api.get<{ threads: Array<Record<string, unknown>> }>('/api/threads?limit=1000');
+  for (const thread of threads) state.threads[thread.thread_root_id as string] = pickThread(thread);
+  const { items } = await api.get<{ items: Array<{ saved_at: string; message: { id: string; conversation_id: string } }> }>('/api/saved');
+  for (const item of items) state.saved[item.message.id] = { conversation_id: item.message.conversation_id, saved_at: item.saved_at };
   return state;
 }
 

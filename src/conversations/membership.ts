@@ -2,6 +2,7 @@ import { conversationStream, teamStream, userStream } from '../realtime/events.j
 import type { Tx } from '../storage/database.js';
 import type { ConversationRow } from '../storage/schema.js';
 import type { EventWriter } from '../storage/streams.js';
+import { forgetMemberState } from './member-cleanup.js';
 import { listMemberIds } from './queries.js';
 import { presentConversation } from './schemas.js';
 
@@ -21,6 +22,13 @@ export async function addConversationMember(
   await tx.insertInto('conversation_members').values({ conversation_id: conversation.id, user_id: userId, joined_at: now }).execute();
 
   const joined = await events.append(conversationStream(conversation.id), 'member.joined', { user_id: userId });
+  // History from before the join counts as read.
+  await tx
+    .updateTable('conversation_members')
+    .set({ last_read_seq: joined.seq })
+    .where('conversation_id', '=', conversation.id)
+    .where('user_id', '=', userId)
+    .execute();
   const isDirect = conversation.kind === 'dm' || conversation.kind === 'group';
   const memberIds = isDirect ? await listMemberIds(tx, conversation.id) : undefined;
   await events.append(userStream(userId), 'conversation.joined', {
@@ -42,6 +50,7 @@ export async function removeConversationMember(
     .where('conversation_id', '=', conversation.id)
     .where('user_id', '=', userId)
     .execute();
+  await forgetMemberState(tx, conversation.id, userId);
   await events.append(conversationStream(conversation.id), 'member.left', { user_id: userId, reason });
   await events.append(userStream(userId), 'conversation.left', { conversation_id: conversation.id, reason });
 }

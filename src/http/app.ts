@@ -10,6 +10,12 @@ import { registerAccountRoutes } from '../accounts/routes.js';
 import { registerConversationRoutes } from '../conversations/routes.js';
 import { registerMessageRoutes } from '../messages/routes.js';
 import { registerTeamRoutes } from '../teams/routes.js';
+import { registerTeamSettingsRoutes } from '../teams/settings-routes.js';
+import { registerVersionRoutes } from '../messages/versions.js';
+import { registerReactionRoutes } from '../reactions/routes.js';
+import { registerReadRoutes } from '../reads/routes.js';
+import { registerPinRoutes } from '../pins/routes.js';
+import { registerSavedRoutes } from '../saved/routes.js';
 import type { Config } from '../platform/config.js';
 import type { AppContext } from '../platform/context.js';
 import { AppError } from '../platform/errors.js';
@@ -17,6 +23,7 @@ import { newId } from '../platform/ids.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 import { MemoryEventBus } from '../realtime/event-bus.js';
 import { Gateway } from '../realtime/gateway.js';
+import { RedisEventBus } from '../realtime/redis-bus.js';
 import { openStorage } from '../storage/database.js';
 import { handleError } from './error-handler.js';
 import { PUBLIC } from './schemas.js';
@@ -50,12 +57,14 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     databasePoolSize: config.databasePoolSize,
   });
   logger.info({ component: 'storage', dialect: storage.dialect.name }, 'storage ready');
+  // Redis connects in the background: the node starts without it, and /readyz returns 503 until it is connected.
+  const redisBus = config.redisUrl === '' ? undefined : new RedisEventBus({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger });
   const ctx: AppContext = {
     config,
     logger,
     storage,
-    bus: new MemoryEventBus(),
-    rateLimits: new RateLimits(config.rateLimits),
+    bus: redisBus ?? new MemoryEventBus(),
+    rateLimits: new RateLimits(config.rateLimits, redisBus && { client: redisBus.client, keyPrefix: config.redisKeyPrefix }),
     sessionCache: new SessionCache(config.authCacheTtlMs),
     now: () => Date.now(),
   };
@@ -91,6 +100,9 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
 
   app.get('/healthz', { schema: { tags: ['operations'], security: PUBLIC } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { tags: ['operations'], security: PUBLIC } }, async (_request, reply) => {
+    if (!ctx.bus.isConnected()) {
+      return reply.status(503).send(new AppError('UNAVAILABLE', 'Redis is not connected').toBody());
+    }
     try {
       await sql`select 1`.execute(storage.db);
       return { status: 'ready' };
@@ -104,6 +116,12 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   registerTeamRoutes(app, ctx);
   registerConversationRoutes(app, ctx);
   registerMessageRoutes(app, ctx);
+  registerTeamSettingsRoutes(app, ctx);
+  registerVersionRoutes(app, ctx);
+  registerReactionRoutes(app, ctx);
+  registerReadRoutes(app, ctx);
+  registerPinRoutes(app, ctx);
+  registerSavedRoutes(app, ctx);
 
   await app.ready();
   const gateway = new Gateway(ctx, app.server);

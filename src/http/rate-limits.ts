@@ -1,24 +1,43 @@
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../platform/config.js';
 import { AppError } from '../platform/errors.js';
 
 type LimiterName = 'loginPerAddress' | 'loginPerAccount' | 'postPerUser' | 'postPerAddress' | 'registerPerAddress';
 
+/** A Redis connection and key prefix under which every node counts the same limits. */
+export interface RateLimitStore {
+  client: Redis;
+  keyPrefix: string;
+}
+
 /**
- * Fixed-window limits kept in this process. rate-limiter-flexible offers the
- * same interface over Redis, which a multi-node deployment swaps in.
+ * Fixed-window limits, kept in this process or, given a store, in Redis and
+ * shared by every node. While Redis is not connected, each node counts in its
+ * own memory instead, so requests go on and limits hold per node.
  */
 export class RateLimits {
-  readonly #limiters: Record<LimiterName, RateLimiterMemory>;
+  readonly #limiters: Record<LimiterName, RateLimiterAbstract>;
 
-  constructor(config: Config['rateLimits']) {
-    const perMinute = (points: number, keyPrefix: string) => new RateLimiterMemory({ points, duration: 60, keyPrefix });
+  constructor(config: Config['rateLimits'], store?: RateLimitStore) {
+    const limiter = (points: number, durationSeconds: number, name: string): RateLimiterAbstract => {
+      const memory = new RateLimiterMemory({ points, duration: durationSeconds, keyPrefix: name });
+      if (store === undefined) return memory;
+      return new RateLimiterRedis({
+        storeClient: store.client,
+        points,
+        duration: durationSeconds,
+        keyPrefix: `${store.keyPrefix}rl:${name}`,
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: memory,
+      });
+    };
     this.#limiters = {
-      loginPerAddress: perMinute(config.loginPerAddressPerMinute, 'login-addr'),
-      loginPerAccount: perMinute(config.loginPerAccountPerMinute, 'login-acct'),
-      postPerUser: perMinute(config.postsPerUserPerMinute, 'post-user'),
-      postPerAddress: perMinute(config.postsPerAddressPerMinute, 'post-addr'),
-      registerPerAddress: new RateLimiterMemory({ points: config.registrationsPerAddressPerHour, duration: 3600, keyPrefix: 'register-addr' }),
+      loginPerAddress: limiter(config.loginPerAddressPerMinute, 60, 'login-addr'),
+      loginPerAccount: limiter(config.loginPerAccountPerMinute, 60, 'login-acct'),
+      postPerUser: limiter(config.postsPerUserPerMinute, 60, 'post-user'),
+      postPerAddress: limiter(config.postsPerAddressPerMinute, 60, 'post-addr'),
+      registerPerAddress: limiter(config.registrationsPerAddressPerHour, 3600, 'register-addr'),
     };
   }
 

@@ -11,6 +11,12 @@ import { isTeamAdmin } from '../teams/access.js';
 import { findMessage, findMessageByClientId, MAX_REPLY_USERS, summariseThread } from './queries.js';
 import { presentMessage, type PostMessageBody } from './schemas.js';
 import { checkMessageText } from './text.js';
+import { parseMessageText } from '../mentions/parse.js';
+import { recordMentions, resolveMentions } from '../mentions/resolve.js';
+import { followMentionedMembers, recordPostReads } from '../reads/post-hooks.js';
+import { checkChangeWindow, findTeamSettings } from '../teams/settings.js';
+import { forgetMessageExtras } from './cleanup.js';
+import { recordVersion } from './versions.js';
 
 export interface PostResult {
   message: MessageRow;
@@ -35,6 +41,7 @@ export async function postMessage(
     ['postPerUser', auth.user.id],
     ['postPerAddress', address],
   ]);
+  const parsed = parseMessageText(text);
 
   if (body.client_msg_id !== undefined) {
     const earlier = await findRetried(ctx, auth, conversationId, body.client_msg_id);
@@ -43,9 +50,14 @@ export async function postMessage(
 
   try {
     const message = await commitWithEvents(ctx, async (tx, events, now) => {
-      await accessConversation(tx, conversationId, auth.user.id, 'write');
+      const access = await accessConversation(tx, conversationId, auth.user.id, 'write');
       const root = body.thread_root_id === undefined ? undefined : await findThreadRoot(tx, conversationId, body.thread_root_id);
-      return insertMessage(tx, events, { conversationId, authorId: auth.user.id, text, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id }, now);
+      const mentions = await resolveMentions(tx, access, auth.user.id, parsed);
+      const entities = JSON.stringify(mentions.entities);
+      const message = await insertMessage(tx, events, { conversationId, authorId: auth.user.id, text, entities, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id }, now);
+      await recordMentions(tx, events, message, mentions, { replacing: false });
+      await recordPostReads(tx, events, message, root, mentions.memberIds, now);
+      return message;
     });
     return { message, created: true };
   } catch (error) {
@@ -81,6 +93,8 @@ interface NewMessage {
   conversationId: string;
   authorId: string;
   text: string;
+  /** JSON of the resolved mention and link entities. */
+  entities: string;
   root: MessageRow | undefined;
   alsoInChannel: boolean;
   clientMsgId: string | undefined;
@@ -104,6 +118,7 @@ async function insertMessage(tx: Tx, events: EventWriter, input: NewMessage, now
       deleted_at: null,
       created_at: now,
       client_msg_id: input.clientMsgId ?? null,
+      entities: input.entities,
     };
     await tx.insertInto('messages').values(message).execute();
     return { message: presentMessage(message) };
@@ -152,29 +167,43 @@ export async function accessMessage(db: Db | Tx, userId: string, messageId: stri
   }
 }
 
+/**
+ * Edits a message's text: only its author may, within the team's edit window.
+ * The replaced text is kept as a version, and mentions are resolved again.
+ */
 export async function editMessage(ctx: AppContext, auth: Auth, messageId: string, rawText: string): Promise<MessageRow> {
   const text = checkMessageText(rawText, ctx.config.maxMessageChars);
+  const parsed = parseMessageText(text);
 
   return commitWithEvents(ctx, async (tx, events, now) => {
     const { message } = await accessMessage(tx, auth.user.id, messageId);
     if (message.deleted_at !== null) throw new AppError('MESSAGE_NOT_FOUND', 'Message not found');
     if (message.author_id !== auth.user.id) throw new AppError('FORBIDDEN', 'Only the author can edit a message');
-    await accessConversation(tx, message.conversation_id, auth.user.id, 'write');
+    const access = await accessConversation(tx, message.conversation_id, auth.user.id, 'write');
+    checkChangeWindow(await findTeamSettings(tx, access.conversation.team_id), 'edit', message.created_at, now);
+    const mentions = await resolveMentions(tx, access, auth.user.id, parsed);
+    await recordVersion(tx, message, now);
 
     const updated = await tx
       .updateTable('messages')
-      .set({ text, edited_at: now })
+      .set({ text, edited_at: now, entities: JSON.stringify(mentions.entities) })
       .where('id', '=', messageId)
       .returningAll()
       .executeTakeFirstOrThrow();
+    await recordMentions(tx, events, updated, mentions, { replacing: true });
+    if (updated.root_id !== null) {
+      const root = await findMessage(tx, updated.root_id);
+      if (root !== undefined) await followMentionedMembers(tx, events, root, mentions.memberIds, now);
+    }
     await events.append(conversationStream(message.conversation_id), 'message.edited', { message: presentMessage(updated) });
     return updated;
   });
 }
 
 /**
- * Deletes a message: its author or a team admin may. The row stays with its
- * text erased, so a deleted thread root keeps its replies readable.
+ * Deletes a message: its author (within the team's delete window) or a team
+ * admin may. The row stays with its text erased, so a deleted thread root
+ * keeps its replies readable.
  */
 export async function deleteMessage(ctx: AppContext, auth: Auth, messageId: string): Promise<void> {
   await commitWithEvents(ctx, async (tx, events, now) => {
@@ -186,8 +215,12 @@ export async function deleteMessage(ctx: AppContext, auth: Auth, messageId: stri
     if (access.conversation.archived_at !== null) {
       throw new AppError('CONVERSATION_ARCHIVED', 'This channel is archived and read-only');
     }
+    if (!isTeamAdmin(access.teamMembership.role)) {
+      checkChangeWindow(await findTeamSettings(tx, access.conversation.team_id), 'delete', message.created_at, now);
+    }
 
     await tx.updateTable('messages').set({ text: '', deleted_at: now }).where('id', '=', messageId).execute();
+    await forgetMessageExtras(tx, messageId);
     await events.append(conversationStream(message.conversation_id), 'message.deleted', {
       message_id: message.id,
       thread_root_id: message.root_id,

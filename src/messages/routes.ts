@@ -6,6 +6,7 @@ import { ConversationParams } from '../conversations/schemas.js';
 import type { AppContext } from '../platform/context.js';
 import { accessMessage, deleteMessage, editMessage, postMessage } from './actions.js';
 import { readHistory, readThread } from './history.js';
+import { presentMessages, presentOneMessage } from './present.js';
 import { EditMessageBody, HistoryQuery, Message, MessagePage, MessageParams, PostMessageBody, ThreadQuery, presentMessage } from './schemas.js';
 
 export function registerMessageRoutes(app: App, ctx: AppContext): void {
@@ -17,7 +18,9 @@ export function registerMessageRoutes(app: App, ctx: AppContext): void {
     { ...authenticated, schema: { tags, params: ConversationParams, body: PostMessageBody, response: { 200: Message, 201: Message } } },
     async (request, reply) => {
       const result = await postMessage(ctx, callerOf(request), request.params.conversationId, request.body, request.ip);
-      return reply.status(result.created ? 201 : 200).send(presentMessage(result.message));
+      // A new message has no reactions yet; a retry returns the first message as it is now.
+      const view = result.created ? { ...presentMessage(result.message), reactions: [] } : await presentOneMessage(ctx.storage.db, result.message);
+      return reply.status(result.created ? 201 : 200).send(view);
     },
   );
 
@@ -26,19 +29,19 @@ export function registerMessageRoutes(app: App, ctx: AppContext): void {
     { ...authenticated, schema: { tags, params: ConversationParams, querystring: HistoryQuery, response: { 200: MessagePage } } },
     async (request) => {
       const page = await readHistory(ctx, callerOf(request), request.params.conversationId, request.query);
-      return { messages: page.messages.map(presentMessage), has_more_before: page.hasMoreBefore, has_more_after: page.hasMoreAfter };
+      return { messages: await presentMessages(ctx.storage.db, page.messages), has_more_before: page.hasMoreBefore, has_more_after: page.hasMoreAfter };
     },
   );
 
   app.get('/api/messages/:messageId', { ...authenticated, schema: { tags, params: MessageParams, response: { 200: Message } } }, async (request) => {
     const { message } = await accessMessage(ctx.storage.db, callerOf(request).user.id, request.params.messageId);
-    return presentMessage(message);
+    return presentOneMessage(ctx.storage.db, message);
   });
 
   app.patch(
     '/api/messages/:messageId',
     { ...authenticated, schema: { tags, params: MessageParams, body: EditMessageBody, response: { 200: Message } } },
-    async (request) => presentMessage(await editMessage(ctx, callerOf(request), request.params.messageId, request.body.text)),
+    async (request) => presentOneMessage(ctx.storage.db, await editMessage(ctx, callerOf(request), request.params.messageId, request.body.text)),
   );
 
   app.delete('/api/messages/:messageId', { ...authenticated, schema: { tags, params: MessageParams, response: NoContent } }, async (request, reply) => {
@@ -59,7 +62,8 @@ export function registerMessageRoutes(app: App, ctx: AppContext): void {
     },
     async (request) => {
       const thread = await readThread(ctx, callerOf(request), request.params.messageId, request.query);
-      return { root: presentMessage(thread.root), replies: thread.replies.map(presentMessage), has_more: thread.hasMore };
+      const [root, ...replies] = await presentMessages(ctx.storage.db, [thread.root, ...thread.replies]);
+      return { root: root!, replies, has_more: thread.hasMore };
     },
   );
 }

@@ -1,6 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Id, Strict, toIso } from '../http/schemas.js';
 import type { MessageRow } from '../storage/schema.js';
+import { entitiesOf } from '../mentions/entities.js';
+import { Reaction } from '../reactions/schemas.js';
 
 export const PostMessageBody = Type.Object(
   {
@@ -37,6 +39,23 @@ export const ThreadQuery = Strict({
 });
 export type ThreadQuery = Static<typeof ThreadQuery>;
 
+const Span = { offset: Type.Integer({ description: 'Start in UTF-16 code units' }), length: Type.Integer() };
+
+export const MessageEntities = Type.Object(
+  {
+    mentions: Type.Array(
+      Type.Object({
+        type: Type.Union([Type.Literal('user'), Type.Literal('channel'), Type.Literal('here'), Type.Literal('team')]),
+        user_id: Type.Optional(Id),
+        username: Type.Optional(Type.String()),
+        ...Span,
+      }),
+    ),
+    links: Type.Array(Type.Object({ url: Type.String(), ...Span })),
+  },
+  { description: 'Mentions and links found in the Markdown text; see docs/formatting.md' },
+);
+
 export const Message = Type.Object({
   id: Id,
   conversation_id: Id,
@@ -52,6 +71,8 @@ export const Message = Type.Object({
   edited_at: Type.Union([Type.String(), Type.Null()]),
   deleted: Type.Boolean(),
   client_msg_id: Type.Union([Type.String(), Type.Null()]),
+  entities: MessageEntities,
+  reactions: Type.Optional(Type.Array(Reaction, { description: 'Left out of real-time events' })),
 });
 export type Message = Static<typeof Message>;
 
@@ -78,5 +99,6 @@ export function presentMessage(row: MessageRow): Message {
     edited_at: toIso(row.edited_at),
     deleted,
     client_msg_id: row.client_msg_id,
+    entities: entitiesOf(row),
   };
 }

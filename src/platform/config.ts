@@ -10,6 +10,10 @@ export interface Config {
   /** PostgreSQL schema for all tables; empty uses the server's search_path. */
   databaseSchema: string;
   databasePoolSize: number;
+  /** Redis URL for fan-out and rate limits across nodes. Empty keeps both inside this process. */
+  redisUrl: string;
+  /** Prefix of every Redis key and pub/sub channel, so several deployments can share one Redis. */
+  redisKeyPrefix: string;
   logLevel: string;
   /** Origins allowed to open WebSocket connections and to use cookie sessions. */
   allowedOrigins: string[];
@@ -50,6 +54,8 @@ const DEFAULTS: Config = {
   databaseUrl: '',
   databaseSchema: '',
   databasePoolSize: 10,
+  redisUrl: '',
+  redisKeyPrefix: 'chatterbox:',
   logLevel: 'info',
   allowedOrigins: [],
   sessionTtlMs: 30 * 24 * 3600 * 1000,
@@ -131,6 +137,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (env.CHATTERBOX_DATABASE_SCHEMA && !/^[a-z_][a-z0-9_]*$/.test(env.CHATTERBOX_DATABASE_SCHEMA)) {
     problems.push('CHATTERBOX_DATABASE_SCHEMA must be a lowercase SQL identifier');
   }
+  if (env.REDIS_URL && !/^rediss?:\/\//.test(env.REDIS_URL)) {
+    problems.push('REDIS_URL must be a redis:// or rediss:// URL');
+  }
+  if (env.CHATTERBOX_REDIS_KEY_PREFIX && !/^[\x21-\x7e]{1,64}$/.test(env.CHATTERBOX_REDIS_KEY_PREFIX)) {
+    problems.push('CHATTERBOX_REDIS_KEY_PREFIX must be 1 to 64 printable ASCII characters without spaces');
+  }
 
   const origins = (env.CHATTERBOX_ALLOWED_ORIGINS ?? '')
     .split(',')
@@ -149,6 +161,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: env.DATABASE_URL ?? '',
     databaseSchema: env.CHATTERBOX_DATABASE_SCHEMA ?? '',
     databasePoolSize: integer('CHATTERBOX_DATABASE_POOL_SIZE', DEFAULTS.databasePoolSize, 1),
+    redisUrl: env.REDIS_URL ?? '',
+    redisKeyPrefix: env.CHATTERBOX_REDIS_KEY_PREFIX || DEFAULTS.redisKeyPrefix,
     logLevel: LOG_LEVELS.includes(logLevel) ? logLevel : DEFAULTS.logLevel,
     allowedOrigins: origins,
     sessionTtlMs: integer('CHATTERBOX_SESSION_TTL_MS', DEFAULTS.sessionTtlMs, 60_000),

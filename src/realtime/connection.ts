@@ -32,6 +32,8 @@ interface StreamState {
   /** True while stored events are being read; live events wait in `pending` meanwhile. */
   filling: boolean;
   pending: StreamEvent[];
+  /** Set when storage must be read again after the fill in progress, because the bus may have lost events. */
+  refill?: boolean;
   /** Team of a conversation stream, so leaving a team drops its conversations. */
   teamId?: string;
 }
@@ -105,6 +107,23 @@ export class Connection {
     this.#socket.close(code, reason);
     // A peer that never completes the closing handshake is cut after a grace period.
     setTimeout(() => this.#socket.terminate(), 5000).unref();
+  }
+
+  /**
+   * Reads every stream's stored events after its position again, for when
+   * the bus may have lost live events (the Redis bus after a reconnect).
+   * Events already sent are not sent again.
+   */
+  resyncFromStorage(): void {
+    if (this.#state !== 'ready') return;
+    for (const [stream, state] of this.#streams) {
+      if (state.filling) {
+        state.refill = true;
+        continue;
+      }
+      state.filling = true;
+      this.#fill(stream).catch((error: unknown) => this.#failFill(stream, error));
+    }
   }
 
   /** Re-reads the state after an await, which the narrowed type cannot see change. */
@@ -308,6 +327,8 @@ export class Connection {
   async #fill(stream: StreamId): Promise<void> {
     let state = this.#streams.get(stream);
     while (state !== undefined && this.#state === 'ready') {
+      // This read covers any refill requested before it.
+      state.refill = false;
       const stored = await redactDeletedMessages(
         this.#ctx.storage.db,
         await listEventsAfter(this.#ctx.storage.db, stream, state.delivered, FILL_PAGE_SIZE),
@@ -339,7 +360,7 @@ export class Connection {
         }
         this.#deliver(event, encodeEventFrame(event));
       }
-      if (!gap) {
+      if (!gap && !state.refill) {
         state.filling = false;
         return;
       }

@@ -13,6 +13,13 @@ export interface EventBus {
   publish(events: readonly StreamEvent[]): void;
   subscribe(stream: StreamId, listener: EventListener): void;
   unsubscribe(stream: StreamId, listener: EventListener): void;
+  /** True while the bus can carry events between nodes. /readyz returns 503 otherwise. */
+  isConnected(): boolean;
+  /**
+   * Registers a callback for when events published meanwhile may not have
+   * reached this node's listeners, such as after a reconnect to Redis.
+   */
+  onEventsMissed(callback: () => void): void;
   close(): Promise<void>;
 }
 
@@ -50,6 +57,13 @@ export class MemoryEventBus implements EventBus {
   get streamCount(): number {
     return this.#listeners.size;
   }
+
+  isConnected(): boolean {
+    return true;
+  }
+
+  /** Never calls back: delivery within one process loses no event. */
+  onEventsMissed(): void {}
 
   async close(): Promise<void> {
     this.#listeners.clear();

@@ -2,9 +2,10 @@
  * Real-time events. Every state change appends events to one or more streams
  * inside the transaction that makes it; each stream numbers its events 1, 2, 3...
  *
- * - `u:<userId>`: what concerns one user only (their teams, memberships, sessions).
- * - `t:<teamId>`: the team's member list and its directory of public channels.
- * - `c:<conversationId>`: one channel or direct message: its messages and members.
+ * - `u:<userId>`: what concerns one user only (their teams, memberships, sessions,
+ *   read positions, followed threads, saved items).
+ * - `t:<teamId>`: the team's member list, settings and directory of public channels.
+ * - `c:<conversationId>`: one channel or direct message: its messages, reactions, pins and members.
  */
 export type StreamId = string;
 
@@ -34,6 +35,18 @@ export const EVENT_TYPES = [
   'message.edited',
   'message.deleted',
   'thread.updated',
+  'reaction.added',
+  'reaction.removed',
+  'message.pinned',
+  'message.unpinned',
+  'conversation.read',
+  'thread.read',
+  'thread.followed',
+  'thread.unfollowed',
+  'message.saved',
+  'message.unsaved',
+  'mention.not_in_channel',
+  'team.settings_updated',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -39,6 +39,7 @@ export class Gateway {
       for (const connection of this.#connections) connection.heartbeat();
     }, ctx.config.ws.heartbeatIntervalMs);
     this.#heartbeat.unref();
+    ctx.bus.onEventsMissed(() => this.resyncFromStorage());
   }
 
   get connectionCount(): number {
@@ -95,6 +96,18 @@ export class Gateway {
     // A cookie proves nothing about the page that sent it: it counts only with an Origin, checked above.
     if (cookie !== undefined && request.headers.origin !== undefined) return authenticateToken(this.#ctx, cookie);
     return undefined;
+  }
+
+  /**
+   * Makes every socket read its streams from storage after its position,
+   * because the bus may have lost events.
+   * TODO: every socket reads every stream at once, so a node with many sockets
+   * puts a burst of queries on the database after each Redis reconnect.
+   */
+  resyncFromStorage(): void {
+    if (this.#connections.size === 0) return;
+    this.#ctx.logger.info({ component: 'realtime', connections: this.#connections.size }, 'resyncing sockets from storage');
+    for (const connection of this.#connections) connection.resyncFromStorage();
   }
 
   /** Tells every socket the server is going away; clients reconnect elsewhere and resume. */

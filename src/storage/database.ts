@@ -5,6 +5,7 @@ import type { StorageDialect } from './dialects/dialect.js';
 import { createSqliteDialect } from './dialects/sqlite.js';
 import { createPostgresDialect } from './dialects/postgres.js';
 import * as core from './migrations/001-core.js';
+import * as conversationFeatures from './migrations/002-conversation-features.js';
 import { CommitGroup } from './commit-group.js';
 
 export type Db = Kysely<Database>;
@@ -21,6 +22,7 @@ export interface Storage {
 
 const MIGRATIONS: Record<string, Migration> = {
   '001-core': core,
+  '002-conversation-features': conversationFeatures,
 };
 
 const provider: MigrationProvider = {

@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /** Row types of every table, as Kysely sees them. Times are Unix milliseconds. */
 export interface UserRow {
   id: string;
@@ -70,6 +72,8 @@ export interface ConversationMemberRow {
   conversation_id: string;
   user_id: string;
   joined_at: number;
+  /** Highest seq of the conversation stream the member has read; new members start at their join. */
+  last_read_seq: Generated<number>;
 }
 
 export interface MessageRow {
@@ -89,6 +93,8 @@ export interface MessageRow {
   deleted_at: number | null;
   created_at: number;
   client_msg_id: string | null;
+  /** JSON of the mention and link entities parsed from `text` (see src/mentions/parse.ts). */
+  entities: string;
 }
 
 export interface StreamRow {
@@ -106,6 +112,75 @@ export interface EventRow {
   created_at: number;
 }
 
+/** A member mentioned by a message; user_id '' stands for every member (@channel, @team). */
+export interface MessageMentionRow {
+  message_id: string;
+  user_id: string;
+  conversation_id: string;
+  thread_root_id: string | null;
+  /** 1 when the message shows in the channel timeline (not a reply, or a reply also sent there). */
+  in_timeline: number;
+  author_id: string;
+  seq: number;
+}
+
+/** A user's read position in one thread, and whether the thread is in their threads view. */
+export interface ThreadReadRow {
+  user_id: string;
+  thread_root_id: string;
+  conversation_id: string;
+  following: number;
+  last_read_seq: number;
+  updated_at: number;
+}
+
+export interface ReactionRow {
+  message_id: string;
+  /** The emoji as its fully-qualified Unicode sequence. */
+  emoji: string;
+  user_id: string;
+  conversation_id: string;
+  /** Seq of the reaction.added event, which orders reactions. */
+  seq: number;
+  created_at: number;
+}
+
+export interface PinRow {
+  conversation_id: string;
+  message_id: string;
+  pinned_by: string;
+  seq: number;
+  pinned_at: number;
+}
+
+export interface SavedItemRow {
+  user_id: string;
+  message_id: string;
+  conversation_id: string;
+  saved_at: number;
+}
+
+/** An earlier text of an edited message: version 1 is the text first posted. */
+export interface MessageVersionRow {
+  message_id: string;
+  version: number;
+  text: string;
+  written_at: number;
+  replaced_at: number;
+}
+
+/** Team policy; a team without a row uses the defaults (no limits). */
+export interface TeamSettingsRow {
+  team_id: string;
+  /** Seconds after posting during which the author may edit; null allows editing at any time. */
+  edit_window_seconds: number | null;
+  /** Seconds after posting during which the author may delete; null allows it at any time. */
+  delete_window_seconds: number | null;
+  /** Channels with more members than this accept @channel, @here and @team only from team admins; null for no limit. */
+  broadcast_member_limit: number | null;
+  updated_at: number;
+}
+
 export interface Database {
   users: UserRow;
   sessions: SessionRow;
@@ -117,5 +192,12 @@ export interface Database {
   messages: MessageRow;
   streams: StreamRow;
   events: EventRow;
+  message_mentions: MessageMentionRow;
+  thread_reads: ThreadReadRow;
+  reactions: ReactionRow;
+  pins: PinRow;
+  saved_items: SavedItemRow;
+  message_versions: MessageVersionRow;
+  team_settings: TeamSettingsRow;
 }
 

@@ -6,6 +6,8 @@ import pg from 'pg';
 import { buildChatterBox, type ChatterBox } from '../../src/http/app.js';
 import { buildConfig, type ConfigOverrides } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
+import { holdRedisPrefix, redisPrefixFor, TEST_REDIS_URL } from './redis.js';
+import { waitUntil } from './realtime.js';
 
 export interface TestServer {
   url: string;
@@ -23,6 +25,9 @@ export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
  * file in a temporary folder, or, when TEST_DATABASE_URL is set, a
  * PostgreSQL schema named after that folder. A server started again with
  * the same dataDir finds the same data. LOG_LEVEL=info shows its logs.
+ * With TEST_REDIS_URL set, the server uses the Redis bus under a key prefix
+ * named after its dataDir, and starting waits until Redis is connected. The
+ * prefix's keys are deleted when the last server using it closes.
  */
 export async function startServer(overrides: ConfigOverrides = {}): Promise<TestServer> {
   const ownsDataDir = overrides.dataDir === undefined;
@@ -32,6 +37,7 @@ export async function startServer(overrides: ConfigOverrides = {}): Promise<Test
 
   const config = buildConfig({
     port: 0,
+    ...(TEST_REDIS_URL !== undefined && { redisUrl: TEST_REDIS_URL, redisKeyPrefix: redisPrefixFor(dataDir) }),
     ...overrides,
     // Every test user registers from 127.0.0.1; tests of the limit set it themselves.
     rateLimits: { registrationsPerAddressPerHour: 1_000_000, ...overrides.rateLimits },
@@ -40,6 +46,8 @@ export async function startServer(overrides: ConfigOverrides = {}): Promise<Test
   });
   const logger = createLogger(process.env.LOG_LEVEL ?? 'silent');
   const server = schema === undefined ? await buildChatterBox(config, logger) : await withSchemaLock(() => buildChatterBox(config, logger));
+  const releaseRedisPrefix = config.redisUrl === '' ? undefined : holdRedisPrefix(config.redisUrl, config.redisKeyPrefix);
+  if (config.redisUrl !== '') await waitUntil(() => server.ctx.bus.isConnected(), 5000, 'the Redis bus to connect');
   const url = await server.listen();
   return {
     url,
@@ -48,6 +56,7 @@ export async function startServer(overrides: ConfigOverrides = {}): Promise<Test
     dataDir,
     close: async () => {
       await server.close();
+      await releaseRedisPrefix?.();
       if (!ownsDataDir) return;
       fs.rmSync(dataDir, { recursive: true, force: true });
       if (schema !== undefined) await withSchemaLock(() => runSql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));

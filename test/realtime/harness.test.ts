@@ -170,6 +170,59 @@ test('every action reduces to fresh state', async () => {
     { [carol.username]: ['session.revoked'] },
   );
 
+  // Mentions: a teammate outside a private channel is named only to the author.
+  const ops = await buildChannel(alice, team.id, { name: 'ops', private: true, members: [bob] });
+  await check(all, () => alice.api.post(`/api/conversations/${ops.id}/messages`, { text: `@${carol.username} could you look?` }), {
+    [alice.username]: ['message.posted', 'mention.not_in_channel'],
+    [bob.username]: ['message.posted'],
+  });
+  let askId = '';
+  await check(
+    all,
+    async () => {
+      askId = (await bob.api.post<{ id: string }>(`/api/conversations/${team.generalId}/messages`, { text: `@${alice.username} and @channel: ship?` })).id;
+    },
+    { [alice.username]: ['message.posted'], [carol.username]: ['message.posted'] },
+  );
+
+  // Reactions, pins and read positions.
+  await check(all, () => alice.api.post(`/api/messages/${askId}/reactions`, { emoji: '👍' }), { [bob.username]: ['reaction.added'] });
+  await check(all, () => carol.api.post(`/api/messages/${askId}/reactions`, { emoji: ':+1:' }), { [alice.username]: ['reaction.added'] });
+  await check(all, () => alice.api.delete(`/api/messages/${askId}/reactions/${encodeURIComponent('👍')}`), { [bob.username]: ['reaction.removed'] });
+  await check(all, () => bob.api.post(`/api/messages/${askId}/pin`), { [carol.username]: ['message.pinned'] });
+  await check(all, () => carol.api.delete(`/api/messages/${askId}/pin`), { [alice.username]: ['message.unpinned'] });
+  await check(all, () => alice.api.post(`/api/conversations/${team.generalId}/read`, {}), { [alice.username]: ['conversation.read'] });
+
+  // Threads: replying follows; the root's author and mentioned members follow too.
+  await check(
+    all,
+    () => carol.api.post(`/api/conversations/${team.generalId}/messages`, { text: `yes, @${alice.username}`, thread_root_id: askId }),
+    {
+      [alice.username]: ['message.posted', 'thread.updated', 'thread.followed'],
+      [bob.username]: ['thread.followed'],
+      [carol.username]: ['thread.followed'],
+    },
+  );
+  await check(all, () => alice.api.post(`/api/messages/${askId}/thread/read`, {}), { [alice.username]: ['thread.read'] });
+  await check(all, () => bob.api.post(`/api/conversations/${team.generalId}/messages`, { text: 'merged', thread_root_id: askId }), {
+    [alice.username]: ['message.posted', 'thread.updated'],
+  });
+  await check(all, () => alice.api.delete(`/api/messages/${askId}/follow`), { [alice.username]: ['thread.unfollowed'] });
+  await check(all, () => alice.api.post(`/api/messages/${askId}/follow`), { [alice.username]: ['thread.followed'] });
+
+  // Saved items and team settings.
+  await check(all, () => bob.api.post(`/api/messages/${askId}/save`), { [bob.username]: ['message.saved'] });
+  await check(all, () => bob.api.delete(`/api/messages/${askId}/save`), { [bob.username]: ['message.unsaved'] });
+  await check(all, () => carol.api.post(`/api/messages/${askId}/save`), { [carol.username]: ['message.saved'] });
+  // An edit that adds a mention, then deleting a reacted, pinned and saved thread root.
+  await check(all, () => bob.api.patch(`/api/messages/${askId}`, { text: `@${carol.username} ship?` }), { [carol.username]: ['message.edited'] });
+  await check(all, () => alice.api.post(`/api/messages/${askId}/pin`), { [bob.username]: ['message.pinned'] });
+  await check(all, () => bob.api.delete(`/api/messages/${askId}`), { [carol.username]: ['message.deleted'] });
+  await check(all, () => alice.api.patch(`/api/teams/${team.id}/settings`, { edit_window_seconds: 600, broadcast_member_limit: 50 }), {
+    [bob.username]: ['team.settings_updated'],
+    [carol.username]: ['team.settings_updated'],
+  });
+
   // Leaving the team ends every scope of it at once.
   await check(all, () => alice.api.delete(`/api/teams/${team.id}/members/${carol.id}`), {
     [alice.username]: ['team.member_left'],
