@@ -1,5 +1,5 @@
 import type { Db, Tx } from '../storage/database.js';
-import type { ConversationRow } from '../storage/schema.js';
+import type { ConversationKind, ConversationRow } from '../storage/schema.js';
 
 export function findConversation(db: Db | Tx, id: string): Promise<ConversationRow | undefined> {
   return db.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
@@ -73,27 +73,15 @@ export function listPublicChannels(db: Db, teamId: string) {
     .execute();
 }
 
-/** Channels of a team that the user belongs to; direct messages are excluded. */
-export function listChannelsOfUserInTeam(db: Db | Tx, userId: string, teamId: string) {
+/** Conversations of the given kinds in one team that the user belongs to. */
+export function listConversationsOfUserInTeam(db: Db | Tx, userId: string, teamId: string, kinds: readonly ConversationKind[]) {
   return db
     .selectFrom('conversation_members as cm')
     .innerJoin('conversations as c', 'c.id', 'cm.conversation_id')
     .selectAll('c')
     .where('cm.user_id', '=', userId)
     .where('c.team_id', '=', teamId)
-    .where('c.kind', 'in', ['public', 'private'])
-    .execute();
-}
-
-/** Direct and group messages of a team that the user belongs to. */
-export function listDirectMessagesOfUserInTeam(db: Db | Tx, userId: string, teamId: string) {
-  return db
-    .selectFrom('conversation_members as cm')
-    .innerJoin('conversations as c', 'c.id', 'cm.conversation_id')
-    .selectAll('c')
-    .where('cm.user_id', '=', userId)
-    .where('c.team_id', '=', teamId)
-    .where('c.kind', 'in', ['dm', 'group'])
+    .where('c.kind', 'in', kinds)
     .execute();
 }
 

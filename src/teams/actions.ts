@@ -3,7 +3,7 @@ import { findUserById, findUserByUsername } from '../accounts/queries.js';
 import { presentUser } from '../accounts/schemas.js';
 import { insertChannel } from '../conversations/actions.js';
 import { addConversationMember, removeConversationMember } from '../conversations/membership.js';
-import { findConversation, listChannelsOfUserInTeam, listDirectMessagesOfUserInTeam, listMemberIds } from '../conversations/queries.js';
+import { findConversation, listConversationsOfUserInTeam, listMemberIds } from '../conversations/queries.js';
 import { presentConversation } from '../conversations/schemas.js';
 import { getStreamHead } from '../storage/streams.js';
 import { commitWithEvents, type AppContext } from '../platform/context.js';
@@ -97,7 +97,7 @@ function insertTeamMember(
  * return each is announced again, from the next event of its stream on.
  */
 async function announceDirectMessagesKept(tx: Tx, events: EventWriter, userId: string, team: TeamRow): Promise<void> {
-  for (const conversation of await listDirectMessagesOfUserInTeam(tx, userId, team.id)) {
+  for (const conversation of await listConversationsOfUserInTeam(tx, userId, team.id, ['dm', 'group'])) {
     const head = await getStreamHead(tx, conversationStream(conversation.id));
     await events.append(userStream(userId), 'conversation.joined', {
       conversation: presentConversation(conversation, {
@@ -132,7 +132,7 @@ export async function removeTeamMember(ctx: AppContext, auth: Auth, teamId: stri
     }
 
     const reason = leaving ? 'left' : 'removed';
-    for (const channel of await listChannelsOfUserInTeam(tx, userId, teamId)) {
+    for (const channel of await listConversationsOfUserInTeam(tx, userId, teamId, ['public', 'private'])) {
       await removeConversationMember(tx, events, channel, userId, reason);
     }
     await tx.deleteFrom('team_members').where('team_id', '=', teamId).where('user_id', '=', userId).execute();

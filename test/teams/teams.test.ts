@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RawResponse } from '../../src/client/api.js';
 import { buildChannel, buildTeam, buildUser, type TestUser } from '../helpers/factories.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { expectError } from '../helpers/assertions.js';
 
 interface Team {
   id: string;
@@ -28,13 +29,6 @@ beforeAll(async () => {
   server = await startServer();
 });
 afterAll(async () => server.close());
-
-function expectError(response: RawResponse, status: number, code: string, field?: string): void {
-  expect(response.status).toBe(status);
-  const error = (response.body as { error: { code: string; field?: string } }).error;
-  expect(error.code).toBe(code);
-  if (field !== undefined) expect(error.field).toBe(field);
-}
 
 async function rolesOf(viewer: TestUser, teamId: string): Promise<Map<string, string>> {
   const { members } = await viewer.api.get<{ members: TeamMember[] }>(`/api/teams/${teamId}/members`);
