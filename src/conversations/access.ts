@@ -11,15 +11,15 @@ export interface ConversationAccess {
 }
 
 /**
- * What a caller needs: `read` lets any team member read a public channel;
- * `member` requires membership of the conversation; `write` also requires it
- * not to be archived.
+ * The access a caller needs. `read` lets any team member read a public
+ * channel. `member` requires membership of the conversation, and `write` also
+ * requires the conversation not to be archived.
  */
 export type ConversationNeed = 'read' | 'member' | 'write';
 
 /**
  * Loads a conversation and checks the caller may use it. A conversation the
- * caller may not see answers CONVERSATION_NOT_FOUND, exactly as a missing one
+ * caller may not see raises CONVERSATION_NOT_FOUND, exactly as a missing one
  * does, so its existence does not leak.
  */
 export async function accessConversation(

@@ -6,7 +6,7 @@ import { AppError } from '../platform/errors.js';
  * Replaces Fastify's body parsers with one strict JSON parser. Bodies must be
  * UTF-8: invalid bytes are rejected rather than replaced with U+FFFD, which
  * would store text the client never sent. Plain-text bodies, which Fastify
- * accepts by default, answer 415 like every other non-JSON type.
+ * accepts by default, get 415 like every other non-JSON type.
  */
 export function registerJsonParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
