@@ -21,6 +21,7 @@ import type { AppContext } from '../platform/context.js';
 import { AppError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
 import { createLogger, type Logger } from '../platform/logger.js';
+import { Metrics, METRICS_PATH } from '../platform/metrics.js';
 import { MemoryEventBus } from '../realtime/event-bus.js';
 import { Gateway } from '../realtime/gateway.js';
 import { RedisEventBus } from '../realtime/redis-bus.js';
@@ -57,8 +58,9 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     databasePoolSize: config.databasePoolSize,
   });
   logger.info({ component: 'storage', dialect: storage.dialect.name }, 'storage ready');
+  const metrics = new Metrics();
   // Redis connects in the background: the node starts without it, and /readyz returns 503 until it is connected.
-  const redisBus = config.redisUrl === '' ? undefined : new RedisEventBus({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger });
+  const redisBus = config.redisUrl === '' ? undefined : new RedisEventBus({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger, metrics });
   const ctx: AppContext = {
     config,
     logger,
@@ -66,6 +68,7 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     bus: redisBus ?? new MemoryEventBus(),
     rateLimits: new RateLimits(config.rateLimits, redisBus && { client: redisBus.client, keyPrefix: config.redisKeyPrefix }),
     sessionCache: new SessionCache(config.authCacheTtlMs),
+    metrics,
     now: () => Date.now(),
   };
 
@@ -84,7 +87,10 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(createValidatorCompiler());
-  app.setErrorHandler(handleError);
+  app.setErrorHandler<Error>((error, request, reply) => {
+    handleError(error, request, reply);
+    if (reply.statusCode === 500) metrics.databaseErrors.inc({ source: 'http' });
+  });
   app.setNotFoundHandler((request) => {
     throw new AppError('ROUTE_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`);
   });
@@ -92,6 +98,10 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
     void reply.header('x-content-type-options', 'nosniff');
+  });
+  // routeOptions.url is the route pattern, such as /api/conversations/:conversationId/messages, so ids never become labels.
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeHttpRequest(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime);
   });
 
   registerJsonParser(app);
@@ -111,6 +121,13 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
       return reply.status(503).send(new AppError('UNAVAILABLE', 'Storage is not reachable').toBody());
     }
   });
+
+  if (config.metrics) {
+    app.get(METRICS_PATH, { schema: { hide: true } }, async (_request, reply) => {
+      void reply.header('content-type', metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+  }
 
   registerAccountRoutes(app, ctx);
   registerTeamRoutes(app, ctx);

@@ -43,6 +43,8 @@ export interface Config {
     postsPerAddressPerMinute: number;
   };
   shutdownGraceMs: number;
+  /** Serves Prometheus metrics at /metrics. */
+  metrics: boolean;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -81,6 +83,7 @@ const DEFAULTS: Config = {
     postsPerAddressPerMinute: 3000,
   },
   shutdownGraceMs: 10_000,
+  metrics: true,
 };
 
 /** A partial config for tests: nested groups may be given in part. */
@@ -176,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       compression: flag('CHATTERBOX_WS_COMPRESSION', DEFAULTS.ws.compression),
       maxConnectionsPerUser: integer('CHATTERBOX_WS_MAX_CONNECTIONS_PER_USER', DEFAULTS.ws.maxConnectionsPerUser, 1),
     },
+    metrics: flag('CHATTERBOX_METRICS', DEFAULTS.metrics),
     rateLimits: {
       loginPerAddressPerMinute: integer('CHATTERBOX_LOGIN_LIMIT_PER_ADDRESS', DEFAULTS.rateLimits.loginPerAddressPerMinute, 1),
       loginPerAccountPerMinute: integer('CHATTERBOX_LOGIN_LIMIT_PER_ACCOUNT', DEFAULTS.rateLimits.loginPerAccountPerMinute, 1),

@@ -5,6 +5,7 @@ import type { EventBus } from '../realtime/event-bus.js';
 import { EventWriter } from '../storage/streams.js';
 import type { RateLimits } from '../http/rate-limits.js';
 import type { SessionCache } from '../accounts/session-cache.js';
+import type { Metrics } from './metrics.js';
 
 /** What every action receives: configuration, storage, fan-out and logging. */
 export interface AppContext {
@@ -14,6 +15,8 @@ export interface AppContext {
   bus: EventBus;
   rateLimits: RateLimits;
   sessionCache: SessionCache;
+  /** Prometheus metrics of this node, exposed at /metrics unless config.metrics is false. */
+  metrics: Metrics;
   now: () => number;
 }
 

@@ -139,16 +139,18 @@ export class Connection {
     this.#streams.clear();
   }
 
-  #send(payload: string | Buffer): void {
-    if (this.#state === 'closed') return;
+  /** Sends a frame and returns whether it was queued on the socket. */
+  #send(payload: string | Buffer): boolean {
+    if (this.#state === 'closed') return false;
     // A reader that cannot keep up is dropped rather than buffered without bound; it resumes from its positions.
     if (this.#socket.bufferedAmount > this.#ctx.config.ws.maxBufferedBytes) {
       this.#log.warn({ bufferedBytes: this.#socket.bufferedAmount }, 'slow consumer dropped');
       this.close(CLOSE.slowConsumer, 'slow consumer: reconnect and resume');
-      return;
+      return false;
     }
     // Buffers are sent as text frames: they hold JSON already encoded as UTF-8.
     this.#socket.send(payload, { binary: false });
+    return true;
   }
 
   #sendError(code: string, message: string, field?: string, id?: string | number): void {
@@ -201,6 +203,7 @@ export class Connection {
     clearTimeout(this.#helloTimer);
     this.#state = 'ready';
     this.#start(frame).catch((error: unknown) => {
+      this.#ctx.metrics.databaseErrors.inc({ source: 'realtime' });
       this.#log.error({ err: error }, 'starting the connection failed');
       this.close(1011, 'internal error');
     });
@@ -311,7 +314,7 @@ export class Connection {
     if (state.filling) {
       state.pending.push(event);
     } else if (event.seq === state.delivered + 1) {
-      this.#deliver(event, frame);
+      this.#deliver(event, frame, true);
     } else if (event.seq > state.delivered + 1) {
       // A gap: an earlier commit's event has not arrived yet. Storage has it.
       state.filling = true;
@@ -369,16 +372,20 @@ export class Connection {
   }
 
   #failFill(stream: StreamId, error: unknown): void {
+    this.#ctx.metrics.databaseErrors.inc({ source: 'realtime' });
     this.#log.error({ err: error, stream }, 'reading stored events failed; closing so the client resumes');
     this.close(1011, 'internal error');
   }
 
-  /** Sends one event and applies what it changes about this socket's own subscriptions. */
-  #deliver(event: StreamEvent, frame: Buffer): void {
+  /**
+   * Sends one event and applies what it changes about this socket's own subscriptions.
+   * Only `live` events, sent straight from the bus, count towards the delivery latency.
+   */
+  #deliver(event: StreamEvent, frame: Buffer, live = false): void {
     const state = this.#streams.get(event.stream);
     if (state === undefined) return;
     state.delivered = event.seq;
-    this.#send(frame);
+    if (this.#send(frame)) this.#ctx.metrics.recordFrameSent(live ? event.at : undefined, Date.now());
 
     const userId = this.auth.user.id;
     if (event.stream === userStream(userId)) {

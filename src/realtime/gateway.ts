@@ -31,6 +31,7 @@ export class Gateway {
     });
     server.on('upgrade', (request, socket, head) => {
       this.#onUpgrade(request, socket, head).catch((error: unknown) => {
+        ctx.metrics.databaseErrors.inc({ source: 'realtime' });
         ctx.logger.error({ component: 'realtime', err: error }, 'upgrade failed');
         rejectUpgrade(socket, 500, 'Internal Server Error');
       });
@@ -74,11 +75,13 @@ export class Gateway {
       this.#connectionsPerUser.set(userId, (this.#connectionsPerUser.get(userId) ?? 0) + 1);
       const connection = new Connection(newId(), ws, auth, request.socket.remoteAddress ?? 'unknown', this.#ctx, (closed) => {
         this.#connections.delete(closed);
+        this.#ctx.metrics.openConnections.dec();
         const remaining = (this.#connectionsPerUser.get(userId) ?? 1) - 1;
         if (remaining > 0) this.#connectionsPerUser.set(userId, remaining);
         else this.#connectionsPerUser.delete(userId);
       });
       this.#connections.add(connection);
+      this.#ctx.metrics.openConnections.inc();
       this.#ctx.logger.info({ component: 'realtime', connectionId: connection.id, userId, sessionId: auth.session.id }, 'socket opened');
     });
   }

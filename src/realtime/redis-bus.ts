@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
 import { closeRedisClient, createRedisClient, RepeatThrottle } from '../platform/redis.js';
 import type { EventBus, EventListener } from './event-bus.js';
 import { encodeEventFrame, type EventType, type StreamEvent, type StreamId } from './events.js';
@@ -20,6 +21,8 @@ export interface RedisEventBusOptions {
   /** Prefix of every channel name, such as 'chatterbox:'. */
   keyPrefix: string;
   logger: Logger;
+  /** Counts errors and reconnect attempts of both connections. */
+  metrics?: Metrics;
 }
 
 /**
@@ -71,6 +74,7 @@ export class RedisEventBus implements EventBus {
     this.#channelPrefixBytes = Buffer.byteLength(this.#channelPrefix);
     this.client = createRedisClient(options.url, `chatterbox-pub-${this.nodeId}`, options.logger);
     this.#subscriber = createRedisClient(options.url, `chatterbox-sub-${this.nodeId}`, options.logger);
+    if (options.metrics !== undefined) countRedisEvents(options.metrics, this.client, this.#subscriber);
 
     this.#subscriber.on('smessageBuffer', (channel: Buffer, message: Buffer) => this.#onMessage(channel, message));
     this.#subscriber.on('ready', () => void this.#resubscribe());
@@ -226,6 +230,14 @@ export class RedisEventBus implements EventBus {
       return;
     }
     for (const listener of listeners) listener(event, frame);
+  }
+}
+
+/** Counts errors and reconnect attempts of the bus's two Redis connections. */
+function countRedisEvents(metrics: Metrics, client: Redis, subscriber: Redis): void {
+  for (const [connection, redis] of [['publish', client], ['subscribe', subscriber]] as const) {
+    redis.on('error', () => metrics.redisErrors.inc({ connection }));
+    redis.on('reconnecting', () => metrics.redisReconnects.inc({ connection }));
   }
 }
 
