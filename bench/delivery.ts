@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import { ChatterBoxSender, ChatterBoxSocketSender, DeliveryDriver, RawSender, type StepResult } from './lib/delivery-driver.js';
 import { CLIENT_CORE, MAX_FOREIGN_CPU, readCpuMs, sleep, spawnNode, stopProcess, waitForLine, waitForQuietMachine } from './lib/proc.js';
-import { summariseProfile, type ProfileEntry } from './lib/profile.js';
+import { summariseProfile } from './lib/profile.js';
 import { addRow, progress, recordForeignCpu, type RunSettings } from './lib/report.js';
 import { makeDataDir, OBSERVER_ENTRY, startChatterBox, startRawServer, type RunningServer } from './lib/servers.js';
 import { createChannel, createTeam, registerUsers, type BenchUser } from './lib/setup.js';
@@ -94,7 +94,7 @@ function describeStep(kind: string, step: StepResult): string {
   return (
     `${kind} offered ${formatNumber(step.offeredDeliveriesPerSecond)}/s: ${step.sustained ? 'sustained' : `NOT sustained (${step.reason})`}, ` +
     `p50 ${formatNumber(step.latency.p50Ms)} p95 ${formatNumber(step.latency.p95Ms)} p99 ${formatNumber(step.latency.p99Ms)} ms, ` +
-    `server cpu ${formatNumber(step.serverCpuFraction * 100)}%, generator cpu ${formatNumber(step.generatorCpuFraction * 100)}%, ` +
+    `server cpu ${formatNumber(step.serverCpuFraction * 100)}%, generator cpu ${formatNumber(step.generatorCpuFraction * 100)}% (max lag ${formatNumber(step.generatorMaxLagMs)} ms), ` +
     `others ${formatNumber(step.foreignCpuFraction * 100)}%`
   );
 }
@@ -217,7 +217,7 @@ async function checkGenerator(topology: Topology, deliveriesPerSecond: number, s
 }
 
 /** Profiles ChatterBox with --cpu-prof at a fixed load and prints the functions with the most self time. */
-async function profileChatterBox(topology: Topology, deliveriesPerSecond: number, settings: RunSettings): Promise<ProfileEntry[]> {
+async function profileChatterBox(topology: Topology, deliveriesPerSecond: number, settings: RunSettings): Promise<void> {
   const profileDir = makeDataDir('profile');
   const server = await startChatterBox({ dataDir: topology.dataDir, cpuProfileDir: profileDir });
   const members = await openMembers(server, topology, topology.fanout);
@@ -230,11 +230,13 @@ async function profileChatterBox(topology: Topology, deliveriesPerSecond: number
     await closeAll(members.map((member) => member.socket));
     await server.stop();
   }
-  const entries = summariseProfile(profileDir);
-  console.log(`\nCPU profile of ChatterBox at ${formatNumber(deliveriesPerSecond)} deliveries/s, fan-out ${topology.fanout} (whole server run, top self time):`);
+  const { entries, idlePercent } = summariseProfile(profileDir);
+  console.log(
+    `\nCPU profile of ChatterBox at ${formatNumber(deliveriesPerSecond)} deliveries/s, fan-out ${topology.fanout} ` +
+      `(whole server run, top self time as a share of busy samples; idle ${formatNumber(idlePercent)}% of all samples):`,
+  );
   for (const entry of entries) console.log(`  ${formatNumber(entry.selfPercent).padStart(5)}%  ${entry.functionName}  ${entry.location}`);
   console.log(`  profile file kept in ${profileDir}`);
-  return entries;
 }
 
 /** Runs the scenario for each fan-out and adds its rows to the results table. */

@@ -48,7 +48,7 @@ export async function runMix(settings: RunSettings): Promise<void> {
 
   const server = await startChatterBox({ dataDir });
   const members = await openMany(simulatedUsers, 500, (index) => openChatterBoxMember(server.wsUrl, owners[Math.floor(index / CHANNEL_MEMBERS)]!.token));
-  // The first socket of each channel posts, as delivery does (BENCH_POST_VIA=http posts over HTTP instead); it also counts as one of the 20 receivers.
+  // The first socket of each channel posts, as in the delivery scenario, and also counts as one of the 20 receivers. BENCH_POST_VIA=http posts over HTTP instead.
   const sender =
     process.env.BENCH_POST_VIA === 'http'
       ? new ChatterBoxSender(server.url, channelIds, owners.map((owner) => [owner.token]))
@@ -107,7 +107,8 @@ export async function runMix(settings: RunSettings): Promise<void> {
     recordForeignCpu('mix', step.foreignCpuFraction);
     const reads = readLatency.summary();
     progress(
-      `mix: ${simulatedUsers} users, ${step.sustained ? 'sustained' : `NOT sustained (${step.reason})`}, delivery p95 ${formatNumber(step.latency.p95Ms)} ms, ` +
+      `mix: ${simulatedUsers} users, ${step.sustained ? 'sustained' : `NOT sustained (${step.reason})`}, delivery p95 ${formatNumber(step.latency.p95Ms)} p99 ${formatNumber(step.latency.p99Ms)} ms, ` +
+        `generator max lag ${formatNumber(step.generatorMaxLagMs)} ms, ` +
         `reads p95 ${formatNumber(reads.p95Ms)} ms (${readErrors} errors), server cpu ${formatNumber(step.serverCpuFraction * 100)}%, others ${formatNumber(step.foreignCpuFraction * 100)}%`,
     );
     const passed = step.sustained && readErrors === 0 && step.latency.p95Ms < 200;
@@ -121,7 +122,8 @@ export async function runMix(settings: RunSettings): Promise<void> {
       ratios: [],
       met: settings.smoke ? undefined : passed,
       note:
-        `posts as ${postPath}; ${step.deliveries}/${step.expectedDeliveries} deliveries, ${step.sendErrors} post errors, reads p95 ${formatNumber(reads.p95Ms)} ms over ${reads.samples} reads, ` +
+        `posts as ${postPath}; ${step.deliveries}/${step.expectedDeliveries} deliveries, ${step.sendErrors} post errors, delivery p99 ${formatNumber(step.latency.p99Ms)} ms, ` +
+        `generator max lag ${formatNumber(step.generatorMaxLagMs)} ms, reads p95 ${formatNumber(reads.p95Ms)} ms over ${reads.samples} reads, ` +
         `server CPU ${formatNumber(step.serverCpuFraction * 100)}% of its core (estimate of capacity: ${formatNumber(simulatedUsers / Math.max(0.01, step.serverCpuFraction))} users/core if CPU-bound)`,
     });
   } finally {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { runClosedLoop, type ClosedLoopResult } from './lib/http-load.js';
 import { buildPayload, MESSAGE_BYTES } from './lib/payload.js';
-import { collectOutput, SERVER_CORE, spawnNode, startForeignCpuMeter } from './lib/proc.js';
+import { collectOutput, readCpuMs, SERVER_CORE, spawnNode, startForeignCpuMeter } from './lib/proc.js';
 import { addRow, progress, recordForeignCpu, type RunSettings } from './lib/report.js';
 import { makeDataDir, RAW_SQLITE_ENTRY, startChatterBox } from './lib/servers.js';
 import { createChannel, createTeam, registerUsers, type BenchUser } from './lib/setup.js';
@@ -76,14 +76,18 @@ function postCall(setup: StorageSetup) {
 /** Figures of one ChatterBox run of the storage scenario. */
 interface StoragePhase {
   socket: ClosedLoopResult;
+  /** Server CPU time per acknowledged post during the loaded socket loop, in µs. */
+  socketCpuUsPerPost: number;
+  /** Server CPU time during the loaded socket loop as a fraction of its duration. */
+  socketServerCpuFraction: number;
   socketOneAtATime: ClosedLoopResult;
   http: ClosedLoopResult;
 }
 
 /**
- * Posts with CONCURRENCY in flight, first as `post` frames on one socket of
- * the author, then as HTTP POSTs, after a warm-up of each; then one post frame
- * at a time for the unloaded post-to-ack latency.
+ * Posts with CONCURRENCY in flight as `post` frames on one socket of the
+ * author, then one post frame at a time for the unloaded post-to-ack latency,
+ * then with CONCURRENCY HTTP POSTs in flight. Each loaded loop has a warm-up.
  */
 async function runChatterBoxStorage(setup: StorageSetup, settings: RunSettings, seconds: number): Promise<StoragePhase> {
   const server = await startChatterBox({ dataDir: setup.dataDir });
@@ -93,7 +97,12 @@ async function runChatterBoxStorage(setup: StorageSetup, settings: RunSettings, 
   try {
     const meter = startForeignCpuMeter([server.pid]);
     await runSocketPostLoop(member.socket, setup.channelId, CONCURRENCY, warmUpMs, text);
+    const cpuBefore = readCpuMs(server.pid);
+    const socketStarted = performance.now();
     const socket = await runSocketPostLoop(member.socket, setup.channelId, CONCURRENCY, seconds * 1000, text);
+    const socketCpuMs = readCpuMs(server.pid) - cpuBefore;
+    const socketCpuUsPerPost = (socketCpuMs * 1000) / Math.max(1, socket.count);
+    const socketServerCpuFraction = socketCpuMs / (performance.now() - socketStarted);
     const socketOneAtATime = await runSocketPostLoop(member.socket, setup.channelId, 1, seconds * 500, text);
     await runClosedLoop(server.url, CONCURRENCY, warmUpMs, postCall(setup));
     const http = await runClosedLoop(server.url, CONCURRENCY, seconds * 1000, postCall(setup));
@@ -102,11 +111,12 @@ async function runChatterBoxStorage(setup: StorageSetup, settings: RunSettings, 
       if (result.errors > 0) throw new Error(`Posting over ${label} failed ${result.errors} times: ${result.firstError}`);
     }
     progress(
-      `chatterbox posts over the socket: ${formatNumber(socket.perSecond)}/s, post-to-ack p50 ${formatNumber(socket.latency.p50Ms)} p99 ${formatNumber(socket.latency.p99Ms)} ms at ${CONCURRENCY} in flight; ` +
+      `chatterbox posts over the socket: ${formatNumber(socket.perSecond)}/s, post-to-ack p50 ${formatNumber(socket.latency.p50Ms)} p99 ${formatNumber(socket.latency.p99Ms)} ms at ${CONCURRENCY} in flight, ` +
+        `server cpu ${formatNumber(socketServerCpuFraction * 100)}% (${formatNumber(socketCpuUsPerPost)} us per post); ` +
         `one at a time p50 ${formatNumber(socketOneAtATime.latency.p50Ms)} p99 ${formatNumber(socketOneAtATime.latency.p99Ms)} ms`,
     );
     progress(`chatterbox posts over HTTP: ${formatNumber(http.perSecond)}/s, p50 ${formatNumber(http.latency.p50Ms)} p99 ${formatNumber(http.latency.p99Ms)} ms at ${CONCURRENCY} in flight`);
-    return { socket, socketOneAtATime, http };
+    return { socket, socketCpuUsPerPost, socketServerCpuFraction, socketOneAtATime, http };
   } finally {
     await closeAll([member.socket]);
     await server.stop();
@@ -159,7 +169,8 @@ export async function runStorage(settings: RunSettings): Promise<void> {
   addRateRow(
     'stored messages/s over the socket (acked after commit)',
     phases.map((phase) => phase.socket.perSecond),
-    `ChatterBox: post frames, ${CONCURRENCY} in flight on one socket of the author, which also receives each message.posted event; post-to-ack p99 ${p99(phases.map((phase) => phase.socket))} ms. ` +
+    `ChatterBox: post frames, ${CONCURRENCY} in flight on one socket of the author, which also receives each message.posted event; post-to-ack p99 ${p99(phases.map((phase) => phase.socket))} ms; ` +
+      `server CPU ${phases.map((phase) => `${formatNumber(phase.socketServerCpuFraction * 100)}%`).join(' / ')} of its core, ${phases.map((phase) => formatNumber(phase.socketCpuUsPerPost)).join(' / ')} us per post. ` +
       'Raw: better-sqlite3 insert of the same message row, one autocommit per row, 1 KB text in both',
   );
   addRateRow(

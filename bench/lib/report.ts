@@ -12,9 +12,9 @@ export interface RunSettings {
   drainTimeoutMs: number;
   /** Maximum wait between steps for the server to go idle. */
   idleTimeoutMs: number;
-  /** Maximum wait for other processes to go quiet before a phase; 0 skips the wait. */
+  /** Maximum wait for other processes to go quiet before a phase, or 0 to skip the wait. */
   quietTimeoutMs: number;
-  /** Maximum wait for other processes to go quiet before a disturbed step is repeated; 0 never repeats it. */
+  /** Maximum wait for other processes to go quiet before a disturbed step is repeated, or 0 to never repeat one. */
   disturbedRetryWaitMs: number;
 }
 
@@ -93,7 +93,7 @@ export function printSummary(label: string): void {
   console.log(`\nRows written to ${file}`);
 }
 
-/** Prints, per scenario, the mean and maximum CPU that other processes used during its measurements. */
+/** Prints, per scenario, the mean, median and maximum CPU that other processes used during its measurements. */
 function printForeignCpu(): void {
   if (foreignCpu.size === 0) return;
   console.log('\nCPU used by other processes during the measurements (% of one core):');

@@ -7,7 +7,7 @@ import type WebSocket from 'ws';
 import type { ClosedLoopResult } from './http-load.js';
 import { LatencyHistogram } from './stats.js';
 
-/** Starts of the `ack` and `error` frames that answer a `post` frame; the server writes `type` first. */
+/** Starts of the `ack` and `error` frames sent in reply to a `post` frame. The server writes `type` first. */
 export const ACK_PREFIX = Buffer.from('{"type":"ack"');
 export const ERROR_PREFIX = Buffer.from('{"type":"error"');
 
