@@ -8,10 +8,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { findFreePort } from './lib/ports.js';
 import { defaultFixtureDir, replayConversation, type ReplayResult } from './smoke-replay.js';
 
 const READY_TIMEOUT_MS = 15_000;
@@ -107,21 +107,6 @@ async function startServer(entryPoint: string): Promise<RunningServer> {
   }
   console.log(`server ready in ${Math.round(performance.now() - started)} ms`);
   return { child, url, dataDir, logFile, exited };
-}
-
-/**
- * Finds a free port by listening on port 0 and closing again.
- * NOTE: another process could take the port before the server binds it; the run then fails at start.
- */
-function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 async function isReady(url: string): Promise<boolean> {

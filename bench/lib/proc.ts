@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 
 /** The core the server under test runs on; the load generator takes the other one. */
@@ -97,17 +96,7 @@ export function readRssBytes(pid: number): number {
   return Number(match[1]) * 1024;
 }
 
-/** Finds a free TCP port on 127.0.0.1 by binding port 0 and releasing it. */
-export function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
+export { findFreePort } from '../../scripts/lib/ports.js';
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

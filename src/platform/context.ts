@@ -7,7 +7,7 @@ import type { RateLimits } from '../http/rate-limits.js';
 import type { SessionCache } from '../accounts/session-cache.js';
 import type { Metrics } from './metrics.js';
 
-/** What every action receives: configuration, storage, fan-out and logging. */
+/** The configuration, storage, fan-out and logging that every action receives. */
 export interface AppContext {
   config: Config;
   logger: Logger;

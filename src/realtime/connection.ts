@@ -88,7 +88,7 @@ export class Connection {
   }
 
   /**
-   * Pings the socket; one that did not answer the previous ping is dropped as dead.
+   * Pings the socket; one that sent no pong for the previous ping is dropped as dead.
    * TODO: a session that expires while its socket is open keeps the socket until it disconnects.
    */
   heartbeat(): void {
