@@ -78,6 +78,8 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     genReqId: () => newId(),
     requestIdHeader: false,
     return503OnClosing: true,
+    // Behind a load balancer, request.ip is the client's address only when the proxy is trusted.
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     // A path with broken percent-encoding gets the API's error body, not Fastify's.
     frameworkErrors: (_error, _request, reply: FastifyReply) => {
       const appError = new AppError('VALIDATION_FAILED', 'The URL is not valid', { field: 'url' });

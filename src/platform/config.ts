@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 
 /** Every setting of a ChatterBox node, read once from the environment at start. */
@@ -17,6 +18,8 @@ export interface Config {
   logLevel: string;
   /** Origins allowed to open WebSocket connections and to use cookie sessions. */
   allowedOrigins: string[];
+  /** Proxy addresses or CIDR ranges whose X-Forwarded-For header names the client; empty trusts none. */
+  trustedProxies: string[];
   sessionTtlMs: number;
   /** How long a node reuses an authenticated session without reading it again; 0 turns the cache off. */
   authCacheTtlMs: number;
@@ -60,6 +63,7 @@ const DEFAULTS: Config = {
   redisKeyPrefix: 'chatterbox:',
   logLevel: 'info',
   allowedOrigins: [],
+  trustedProxies: [],
   sessionTtlMs: 30 * 24 * 3600 * 1000,
   // Another node learns of a revoked session within this time, well inside one second.
   authCacheTtlMs: 500,
@@ -157,6 +161,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
 
+  const trustedProxies = (env.CHATTERBOX_TRUSTED_PROXIES ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  for (const entry of trustedProxies) {
+    const [address, prefix, ...rest] = entry.split('/');
+    const prefixValid = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= 128);
+    if (net.isIP(address ?? '') === 0 || !prefixValid || rest.length > 0) {
+      problems.push(`CHATTERBOX_TRUSTED_PROXIES entry "${entry}" must be an IP address or CIDR range such as 10.0.0.0/8`);
+    }
+  }
+
   const config = buildConfig({
     host: env.HOST || DEFAULTS.host,
     port,
@@ -168,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisKeyPrefix: env.CHATTERBOX_REDIS_KEY_PREFIX || DEFAULTS.redisKeyPrefix,
     logLevel: LOG_LEVELS.includes(logLevel) ? logLevel : DEFAULTS.logLevel,
     allowedOrigins: origins,
+    trustedProxies,
     sessionTtlMs: integer('CHATTERBOX_SESSION_TTL_MS', DEFAULTS.sessionTtlMs, 60_000),
     authCacheTtlMs: integer('CHATTERBOX_AUTH_CACHE_TTL_MS', DEFAULTS.authCacheTtlMs, 0),
     maxBodyBytes: integer('CHATTERBOX_MAX_BODY_BYTES', DEFAULTS.maxBodyBytes, 1024),

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import proxyAddr from '@fastify/proxy-addr';
 import { WebSocketServer } from 'ws';
 import { authenticateToken, redeemTicket, type Auth } from '../accounts/actions.js';
 import { isAllowedOrigin, SESSION_COOKIE } from '../http/auth.js';
@@ -73,7 +74,7 @@ export class Gateway {
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
       const userId = auth.user.id;
       this.#connectionsPerUser.set(userId, (this.#connectionsPerUser.get(userId) ?? 0) + 1);
-      const connection = new Connection(newId(), ws, auth, request.socket.remoteAddress ?? 'unknown', this.#ctx, (closed) => {
+      const connection = new Connection(newId(), ws, auth, this.#clientAddress(request), this.#ctx, (closed) => {
         this.#connections.delete(closed);
         this.#ctx.metrics.openConnections.dec();
         const remaining = (this.#connectionsPerUser.get(userId) ?? 1) - 1;
@@ -84,6 +85,13 @@ export class Gateway {
       this.#ctx.metrics.openConnections.inc();
       this.#ctx.logger.info({ component: 'realtime', connectionId: connection.id, userId, sessionId: auth.session.id }, 'socket opened');
     });
+  }
+
+  /** Returns the client's address, read from X-Forwarded-For only when the socket's peer is a trusted proxy. */
+  #clientAddress(request: IncomingMessage): string {
+    const trusted = this.#ctx.config.trustedProxies;
+    if (trusted.length === 0) return request.socket.remoteAddress ?? 'unknown';
+    return proxyAddr(request, trusted);
   }
 
   async #authenticate(request: IncomingMessage, url: URL): Promise<Auth | undefined> {
