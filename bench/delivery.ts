@@ -181,7 +181,7 @@ async function runPhase(kind: 'raw' | 'chatterbox', topology: Topology, referenc
 
 /**
  * Checks the generator against a second process: on the raw server, the
- * observer holds some member sockets of every room and measures them itself.
+ * observer opens some member sockets of every room and measures them itself.
  */
 async function checkGenerator(topology: Topology, deliveriesPerSecond: number, settings: RunSettings): Promise<void> {
   const observed = Math.max(1, Math.floor(topology.fanout / 4));

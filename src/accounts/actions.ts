@@ -135,7 +135,7 @@ export async function authenticateToken(ctx: AppContext, token: string): Promise
   return auth;
 }
 
-/** Deletes sessions and tells their open sockets to close. */
+/** Deletes sessions and publishes session.revoked, which closes their open sockets. */
 async function revokeSessions(ctx: AppContext, userId: string, sessionIds: string[]): Promise<void> {
   if (sessionIds.length === 0) return;
   await commitWithEvents(ctx, async (tx, events) => {

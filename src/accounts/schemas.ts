@@ -57,7 +57,7 @@ export type SelfUser = Static<typeof SelfUser>;
 
 export const SessionBody = Type.Object({ user: SelfUser, token: Type.String(), session_id: Id, expires_at: Type.String() });
 
-/** The profile any teammate may see. */
+/** Presents the profile any teammate may see. */
 export function presentUser(row: UserRow): PublicUser {
   return {
     id: row.id,
@@ -68,7 +68,7 @@ export function presentUser(row: UserRow): PublicUser {
   };
 }
 
-/** The profile with private fields, for its owner only. */
+/** Presents the profile with private fields, for its owner only. */
 export function presentSelf(row: UserRow): SelfUser {
   return { ...presentUser(row), email: row.email, created_at: new Date(Number(row.created_at)).toISOString() };
 }

@@ -240,7 +240,7 @@ export async function openDirectMessage(
 ): Promise<{ conversation: ConversationRow; memberIds: string[]; created: boolean }> {
   const memberIds = [...new Set([auth.user.id, ...userIds])].sort();
   if (memberIds.length > ctx.config.maxGroupDmMembers) {
-    throw new AppError('VALIDATION_FAILED', `A group DM holds at most ${ctx.config.maxGroupDmMembers} people, you included`, {
+    throw new AppError('VALIDATION_FAILED', `A group DM can have at most ${ctx.config.maxGroupDmMembers} members, you included`, {
       field: 'user_ids',
       max: ctx.config.maxGroupDmMembers - 1,
     });

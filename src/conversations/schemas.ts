@@ -5,7 +5,7 @@ import type { ConversationRow } from '../storage/schema.js';
 export const MAX_CHANNEL_NAME_CHARS = 80;
 
 // No length bounds here: checkChannelName enforces the length with the other naming rules,
-// so an empty or overlong name answers INVALID_CHANNEL_NAME with a suggested name.
+// so an empty or overlong name gets INVALID_CHANNEL_NAME with a suggested name.
 export const ChannelName = Type.String({
   description: `Lowercase letters, digits, "-" and "_", at most ${MAX_CHANNEL_NAME_CHARS} characters`,
 });

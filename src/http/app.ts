@@ -42,7 +42,7 @@ export interface ChatterBox {
   gateway: Gateway;
   /** Starts listening and returns the base URL, such as http://127.0.0.1:3000. */
   listen(): Promise<string>;
-  /** Stops accepting, tells sockets to go away, finishes in-flight requests, closes storage. */
+  /** Stops accepting, closes sockets with 1001, finishes in-flight requests and closes storage. */
   close(): Promise<void>;
 }
 

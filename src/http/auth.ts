@@ -22,7 +22,7 @@ export function readToken(request: FastifyRequest): { token: string; viaCookie: 
   return cookie ? { token: cookie, viaCookie: true } : undefined;
 }
 
-/** True when the origin is one this server was told to trust, or the server's own. */
+/** Returns true for an origin listed in the configuration or for the server's own origin. */
 export function isAllowedOrigin(ctx: AppContext, origin: string, host: string | undefined): boolean {
   if (ctx.config.allowedOrigins.includes(origin)) return true;
   try {
@@ -57,7 +57,7 @@ export function requireAuth(ctx: AppContext) {
   };
 }
 
-/** The caller of a route behind requireAuth. */
+/** Returns the caller of a route behind requireAuth. */
 export function callerOf(request: FastifyRequest): Auth {
   if (request.auth === undefined) throw new AppError('UNAUTHENTICATED', 'Log in first');
   return request.auth;

@@ -68,7 +68,7 @@ export function toAppError(error: FastifyError | Error, request: FastifyRequest)
   return new AppError('INTERNAL', 'Internal server error');
 }
 
-/** The one exit for HTTP errors: 4xx logged at info, 5xx at error with the stack. */
+/** Writes every HTTP error response, logging 4xx at info and 5xx at error with the stack. */
 export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   const appError = toAppError(error, request);
   if (appError.status >= 500) {

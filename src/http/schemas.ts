@@ -8,7 +8,7 @@ export const Id = Type.String({ pattern: ID_PATTERN, description: 'Object id (UU
 export const Label = (maxLength: number, minLength = 1) =>
   Type.String({ minLength, maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]*$' });
 
-/** Text that may span lines but holds no NUL or other C0 controls besides tab and newlines. */
+/** Text that may span lines but contains no NUL or other C0 controls besides tab and newlines. */
 export const FreeText = (maxLength: number) =>
   Type.String({ maxLength, pattern: '^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f]*$' });
 
@@ -32,7 +32,7 @@ export const Strict = <T extends Record<string, TSchema>>(properties: T) =>
 
 export const IsoTime = Type.String({ format: 'date-time' });
 
-/** The response of a route that answers 204 with no body. */
+/** The response schema of a route that returns 204 with no body. */
 export const NoContent = { 204: { description: 'No content', type: 'null' } };
 
 /** Marks a route that needs no session in the OpenAPI document. */

@@ -153,7 +153,7 @@ function appendThreadUpdated(events: EventWriter, root: MessageRow) {
   });
 }
 
-/** Loads a live message the caller can read; a hidden one answers MESSAGE_NOT_FOUND. */
+/** Loads a live message the caller can read; a hidden one raises MESSAGE_NOT_FOUND. */
 export async function accessMessage(db: Db | Tx, userId: string, messageId: string) {
   const message = await findMessage(db, messageId);
   const notFound = new AppError('MESSAGE_NOT_FOUND', 'Message not found');

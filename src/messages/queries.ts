@@ -18,7 +18,7 @@ export function findMessageByClientId(db: Db | Tx, authorId: string, clientMsgId
 }
 
 /**
- * The messages a channel's history shows: top-level messages, replies also
+ * Selects the messages a channel's history shows: top-level messages, replies also
  * sent to the channel, and deleted thread roots that still have replies
  * (shown as placeholders).
  */

@@ -26,7 +26,7 @@ const MAX_TRANSACTION_ATTEMPTS = 3;
 /**
  * Runs `work` in one transaction with an event writer, then publishes the
  * events it appended. Events reach the bus only after the commit, so no socket
- * ever sees a change that could still roll back. A transaction that lost a
+ * ever receives a change that could still roll back. A transaction that lost a
  * deadlock or serialization conflict runs again from the start. Where the
  * storage groups commits, the work joins the current group instead.
  */

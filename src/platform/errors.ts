@@ -1,6 +1,6 @@
 /**
  * The registry of stable error codes. A code's HTTP status never changes, and a
- * retired code is never reused; docs/errors.md lists the same codes, and a test
+ * retired code is never reused. docs/errors.md lists the same codes, and a test
  * keeps the two in step.
  */
 export const ERROR_CODES = {
@@ -64,7 +64,7 @@ export class AppError extends Error {
     this.details = details;
   }
 
-  /** The body every error response carries. */
+  /** Returns the body every error response carries. */
   toBody(): { error: { code: ErrorCode; message: string } & ErrorDetails } {
     return { error: { code: this.code, message: this.message, ...this.details } };
   }

@@ -15,7 +15,7 @@ export interface PingFrame {
   id?: string | number;
 }
 
-/** Posts a message over the socket; the server answers with an `ack` or an `error` carrying the same id. */
+/** Posts a message over the socket; the server replies with an `ack` or an `error` carrying the same id. */
 export interface PostFrame {
   type: 'post';
   id: string | number;

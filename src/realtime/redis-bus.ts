@@ -197,7 +197,7 @@ export class RedisEventBus implements EventBus {
 
   /**
    * Publishes the kept events once the publishing connection is back. Each is
-   * the newest of its stream: a node that missed earlier ones sees the gap and
+   * the newest of its stream: a node that missed earlier ones detects the gap and
    * reads them from storage, and one that has it already drops it by seq.
    */
   #publishUnsent(): void {
@@ -217,7 +217,7 @@ export class RedisEventBus implements EventBus {
     const stream = channel.toString('utf8', this.#channelPrefixBytes);
     const listeners = this.#listeners.get(stream);
     if (listeners === undefined) {
-      // A subscription left over from a change lost with a dropped connection; nobody here listens.
+      // A subscription left over from a change lost with a dropped connection; no local listener remains.
       this.#command('sunsubscribe', stream);
       return;
     }

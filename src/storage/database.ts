@@ -49,7 +49,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     : createSqliteDialect(path.join(options.dataDir, 'chatterbox.db'));
   const db = new Kysely<Database>({ dialect: dialect.createKyselyDialect() });
 
-  // Kysely looks for its migration tables in every schema unless told which one is ours.
+  // Kysely looks for its migration tables in every schema unless given ours.
   const migrator = new Migrator({ db, provider, ...(options.databaseSchema && { migrationTableSchema: options.databaseSchema }) });
   const { error, results } = await migrator.migrateToLatest();
   for (const result of results ?? []) {

@@ -1,6 +1,6 @@
 import type { Generated } from 'kysely';
 
-/** Row types of every table, as Kysely sees them. Times are Unix milliseconds. */
+/** Row types of every table, as Kysely reads and writes them. Times are Unix milliseconds. */
 export interface UserRow {
   id: string;
   email: string;

@@ -4,7 +4,7 @@ import type { EventType, StreamEvent, StreamId } from '../realtime/events.js';
 
 /**
  * Collects the events of one transaction. Each append takes the stream's next
- * sequence number with an upsert on its `streams` row; that row lock makes
+ * sequence number with an upsert on its `streams` row. That row lock makes
  * concurrent writers to one stream commit in sequence order with no gaps.
  */
 export class EventWriter {

@@ -10,7 +10,7 @@ export interface TeamAccess {
 
 const NOT_FOUND_MESSAGE = 'Team not found';
 
-/** Loads a team the user belongs to; a missing team and a foreign team both answer TEAM_NOT_FOUND. */
+/** Loads a team the user belongs to; a missing team and a foreign team both raise TEAM_NOT_FOUND. */
 export async function accessTeam(db: Db | Tx, teamId: string, userId: string): Promise<TeamAccess> {
   const membership = await findTeamMember(db, teamId, userId);
   const team = membership && (await findTeam(db, teamId));

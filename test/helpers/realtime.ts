@@ -5,7 +5,7 @@ export interface Listener {
   client: RealtimeClient;
   events: EventFrame[];
   closes: Array<{ code: number; reason: string }>;
-  /** Waits until the predicate holds over the events received so far. */
+  /** Waits until the predicate is true of the events received so far. */
   waitFor(predicate: (events: EventFrame[]) => boolean, timeoutMs?: number): Promise<void>;
 }
 

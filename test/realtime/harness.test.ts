@@ -73,7 +73,7 @@ test('every action reduces to fresh state', async () => {
   const c = await observe(carol);
   const all = [a, b, c];
 
-  // Team membership: carol joins, sees #general and the member list.
+  // Team membership: carol joins and receives #general and the member list.
   await check(all, () => alice.api.post(`/api/teams/${team.id}/members`, { user_id: carol.id }), {
     [alice.username]: ['team.member_joined', 'member.joined'],
     [carol.username]: ['team.joined', 'conversation.joined'],

@@ -1,7 +1,7 @@
 import type { Dialect } from 'kysely';
 
 /**
- * What differs between database engines. Code outside `storage/dialects/` uses
+ * The differences between database engines. Code outside `storage/dialects/` uses
  * only this interface and the shared Kysely query layer.
  */
 export interface StorageDialect {

@@ -4,11 +4,11 @@ import BetterSqlite3 from 'better-sqlite3';
 import { SqliteDialect } from 'kysely';
 import type { StorageDialect } from './dialect.js';
 
-/** The embedded default: one SQLite file in write-ahead-log mode. */
+/** Opens the embedded default: one SQLite file in write-ahead-log mode. */
 export function createSqliteDialect(file: string): StorageDialect {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const connection = new BetterSqlite3(file);
-  // The file holds password hashes and every message: readable by its owner only.
+  // The file contains password hashes and every message, so only its owner may read it.
   fs.chmodSync(file, 0o600);
 
   // WAL lets readers run beside the single writer; NORMAL sync is durable
