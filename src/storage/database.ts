@@ -6,6 +6,7 @@ import { createSqliteDialect } from './dialects/sqlite.js';
 import { createPostgresDialect } from './dialects/postgres.js';
 import * as core from './migrations/001-core.js';
 import * as conversationFeatures from './migrations/002-conversation-features.js';
+import * as files from './migrations/003-files.js';
 import { CommitGroup } from './commit-group.js';
 
 export type Db = Kysely<Database>;
@@ -23,6 +24,7 @@ export interface Storage {
 const MIGRATIONS: Record<string, Migration> = {
   '001-core': core,
   '002-conversation-features': conversationFeatures,
+  '003-files': files,
 };
 
 const provider: MigrationProvider = {

@@ -181,6 +181,30 @@ export interface TeamSettingsRow {
   updated_at: number;
 }
 
+/** A shared file; message_id is null until a message claims the upload. */
+export interface FileRow {
+  id: string;
+  team_id: string;
+  conversation_id: string;
+  message_id: string | null;
+  uploader_id: string;
+  name: string;
+  mime_type: string;
+  size: number;
+  /** Hex SHA-256 of the plaintext, computed while the upload streamed. */
+  sha256: string;
+  /** Object name in the file store. */
+  blob_key: string;
+  /** The file's data key, wrapped by the master key; null when stored unencrypted. */
+  wrapped_key: string | null;
+  master_key_id: string | null;
+  width: number | null;
+  height: number | null;
+  thumbnail_key: string | null;
+  created_at: number;
+  deleted_at: number | null;
+}
+
 export interface Database {
   users: UserRow;
   sessions: SessionRow;
@@ -199,5 +223,6 @@ export interface Database {
   saved_items: SavedItemRow;
   message_versions: MessageVersionRow;
   team_settings: TeamSettingsRow;
+  files: FileRow;
 }
 
