@@ -56,6 +56,7 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     databaseUrl: config.databaseUrl || undefined,
     databaseSchema: config.databaseSchema || undefined,
     databasePoolSize: config.databasePoolSize,
+    logger,
   });
   logger.info({ component: 'storage', dialect: storage.dialect.name }, 'storage ready');
   const metrics = new Metrics();

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../platform/errors.js';
+import { isStorageUnavailable, storageUnavailableError } from '../storage/unavailable.js';
 
 interface ValidationIssue {
   instancePath: string;
@@ -37,6 +38,7 @@ function describe(issue: ValidationIssue, field: string, part: string | undefine
 /** Converts any thrown error into the API's one error body. */
 export function toAppError(error: FastifyError | Error, request: FastifyRequest): AppError {
   if (error instanceof AppError) return error;
+  if (isStorageUnavailable(error)) return storageUnavailableError();
 
   const fastifyError = error as FastifyError & { validation?: ValidationIssue[]; validationContext?: string };
   if (fastifyError.validation && fastifyError.validation.length > 0) {
@@ -71,7 +73,9 @@ export function toAppError(error: FastifyError | Error, request: FastifyRequest)
 /** Writes every HTTP error response, logging 4xx at info and 5xx at error with the stack. */
 export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   const appError = toAppError(error, request);
-  if (appError.status >= 500) {
+  if (appError.code === 'UNAVAILABLE') {
+    request.log.warn({ err: error }, 'request failed: storage unavailable');
+  } else if (appError.status >= 500) {
     request.log.error({ err: error }, 'request failed');
   } else {
     request.log.info({ code: appError.code, field: appError.details.field }, 'request rejected');

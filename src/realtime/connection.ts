@@ -13,10 +13,12 @@ import { postMessage } from '../messages/actions.js';
 import { presentMessage } from '../messages/schemas.js';
 import { redactDeletedMessages } from '../messages/replay.js';
 import { AppError } from '../platform/errors.js';
+import { isStorageUnavailable, storageUnavailableError } from '../storage/unavailable.js';
 
 /** Close codes of the gateway; docs/realtime.md lists them. */
 export const CLOSE = {
   goingAway: 1001,
+  tryAgainLater: 1013,
   sessionRevoked: 4001,
   helloTimeout: 4002,
   slowConsumer: 4003,
@@ -172,7 +174,8 @@ export class Connection {
     postMessage(this.#ctx, this.auth, frame.conversation_id, frame.body, this.#address).then(
       (result) => this.#send(JSON.stringify({ type: 'ack', id: frame.id, created: result.created, message: presentMessage(result.message) })),
       (error: unknown) => {
-        const appError = error instanceof AppError ? error : new AppError('INTERNAL', 'Internal server error');
+        const appError =
+          error instanceof AppError ? error : isStorageUnavailable(error) ? storageUnavailableError() : new AppError('INTERNAL', 'Internal server error');
         if (appError.status >= 500) this.#log.error({ err: error }, 'posting over the socket failed');
         this.#send(JSON.stringify({ type: 'error', id: frame.id, error: appError.toBody().error }));
       },
@@ -205,7 +208,7 @@ export class Connection {
     this.#start(frame).catch((error: unknown) => {
       this.#ctx.metrics.databaseErrors.inc({ source: 'realtime' });
       this.#log.error({ err: error }, 'starting the connection failed');
-      this.close(1011, 'internal error');
+      this.#closeAfterFailure(error);
     });
   }
 
@@ -374,7 +377,13 @@ export class Connection {
   #failFill(stream: StreamId, error: unknown): void {
     this.#ctx.metrics.databaseErrors.inc({ source: 'realtime' });
     this.#log.error({ err: error, stream }, 'reading stored events failed; closing so the client resumes');
-    this.close(1011, 'internal error');
+    this.#closeAfterFailure(error);
+  }
+
+  /** Closes after a failed read: 1013 asks the client to come back later when the database is unreachable. */
+  #closeAfterFailure(error: unknown): void {
+    if (isStorageUnavailable(error)) this.close(CLOSE.tryAgainLater, 'database unavailable');
+    else this.close(1011, 'internal error');
   }
 
   /**

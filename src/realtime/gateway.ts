@@ -6,6 +6,7 @@ import { authenticateToken, redeemTicket, type Auth } from '../accounts/actions.
 import { isAllowedOrigin, SESSION_COOKIE } from '../http/auth.js';
 import type { AppContext } from '../platform/context.js';
 import { newId } from '../platform/ids.js';
+import { isStorageUnavailable } from '../storage/unavailable.js';
 import { CLOSE, Connection } from './connection.js';
 
 export const REALTIME_PATH = '/api/realtime';
@@ -34,7 +35,8 @@ export class Gateway {
       this.#onUpgrade(request, socket, head).catch((error: unknown) => {
         ctx.metrics.databaseErrors.inc({ source: 'realtime' });
         ctx.logger.error({ component: 'realtime', err: error }, 'upgrade failed');
-        rejectUpgrade(socket, 500, 'Internal Server Error');
+        if (isStorageUnavailable(error)) rejectUpgrade(socket, 503, 'Service Unavailable');
+        else rejectUpgrade(socket, 500, 'Internal Server Error');
       });
     });
     this.#heartbeat = setInterval(() => {

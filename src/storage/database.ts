@@ -8,6 +8,7 @@ import * as core from './migrations/001-core.js';
 import * as conversationFeatures from './migrations/002-conversation-features.js';
 import * as files from './migrations/003-files.js';
 import { CommitGroup } from './commit-group.js';
+import type { Logger } from '../platform/logger.js';
 
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
@@ -37,6 +38,7 @@ export interface StorageOptions {
   databaseUrl?: string;
   databaseSchema?: string;
   databasePoolSize?: number;
+  logger?: Logger;
 }
 
 /** Opens the configured database and brings its schema up to date. */
@@ -47,6 +49,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
         schema: options.databaseSchema,
         poolSize: options.databasePoolSize ?? 10,
         statementTimeoutMs: 15_000,
+        onIdleError: (error) => options.logger?.warn({ component: 'storage', err: error }, 'idle database connection lost'),
       })
     : createSqliteDialect(path.join(options.dataDir, 'chatterbox.db'));
   const db = new Kysely<Database>({ dialect: dialect.createKyselyDialect() });

@@ -42,7 +42,8 @@ export async function startServer(overrides: ConfigOverrides = {}): Promise<Test
     // Every test user registers from 127.0.0.1; tests of the limit set it themselves.
     rateLimits: { registrationsPerAddressPerHour: 1_000_000, ...overrides.rateLimits },
     dataDir,
-    ...(schema !== undefined && { databaseUrl: TEST_DATABASE_URL, databaseSchema: schema, databasePoolSize: 5 }),
+    // A fault test may reach PostgreSQL through a proxy of its own.
+    ...(schema !== undefined && { databaseUrl: overrides.databaseUrl ?? TEST_DATABASE_URL, databaseSchema: schema, databasePoolSize: 5 }),
   });
   const logger = createLogger(process.env.LOG_LEVEL ?? 'silent');
   const server = schema === undefined ? await buildChatterBox(config, logger) : await withSchemaLock(() => buildChatterBox(config, logger));

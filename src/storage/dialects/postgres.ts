@@ -12,6 +12,8 @@ export interface PostgresOptions {
   schema?: string;
   poolSize: number;
   statementTimeoutMs: number;
+  /** Told when an idle pooled connection breaks, as it does when the server restarts. */
+  onIdleError?: (error: Error) => void;
 }
 
 /** PostgreSQL through a pg connection pool. */
@@ -23,6 +25,9 @@ export function createPostgresDialect(options: PostgresOptions): StorageDialect 
     connectionTimeoutMillis: 5000,
     options: `-c statement_timeout=${options.statementTimeoutMs}${searchPath}`,
   });
+
+  // Without a listener, a pooled connection that breaks while idle would crash the process.
+  pool.on('error', (error) => options.onIdleError?.(error));
 
   return {
     name: 'postgres',
