@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/client/api.js';
@@ -10,7 +9,7 @@ import { RealtimeClient, type EventFrame, type WebSocketLike } from '../../src/c
 import { buildTeam, buildUser } from '../helpers/factories.js';
 import { waitUntil } from '../helpers/realtime.js';
 import { deleteRedisKeys, TEST_REDIS_URL } from '../helpers/redis.js';
-import { TEST_DATABASE_URL } from '../helpers/server.js';
+import { runSql, TEST_DATABASE_URL } from '../helpers/server.js';
 import { startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
 
 const POSTS = 40;
@@ -137,14 +136,4 @@ async function postWithRetry(target: () => string | undefined, token: string, co
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`post ${clientMsgId} never succeeded`);
-}
-
-async function runSql(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
 }

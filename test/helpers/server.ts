@@ -86,7 +86,8 @@ async function withSchemaLock<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-async function runSql(statement: string): Promise<void> {
+/** Runs one statement on the test database with a connection of its own. */
+export async function runSql(statement: string): Promise<void> {
   const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await client.connect();
   try {
