@@ -1,6 +1,7 @@
 import { loadConfig } from './platform/config.js';
 import { createLogger } from './platform/logger.js';
 import { buildChatterBox } from './http/app.js';
+import { DatabaseKeyError } from './storage/sqlite-encryption.js';
 
 /** Starts a ChatterBox node from environment variables and stops it cleanly on SIGINT or SIGTERM. */
 async function main(): Promise<void> {
@@ -37,9 +38,18 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // SIGHUP puts a renewed TLS certificate into service at once, without waiting for the file check.
+  process.on('SIGHUP', () => {
+    logger.info({ component: 'server', signal: 'SIGHUP' }, 'reloading the TLS certificate');
+    server.reloadCertificate();
+  });
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof DatabaseKeyError) {
+    console.error(`ChatterBox failed to start: ${error.message}`);
+    process.exit(2);
+  }
   console.error('ChatterBox failed to start:', error);
   process.exit(1);
 });

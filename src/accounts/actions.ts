@@ -21,12 +21,20 @@ import {
   type UpdateProfileBody,
 } from './schemas.js';
 import { createSecret, hashSecret } from './tokens.js';
+import { recordAudit } from '../audit/log.js';
+import { checkPasswordStrength } from './password-policy.js';
+import { startSecondFactor, type LoginChallenge } from './two-factor.js';
 
 /** The authenticated caller of a request or socket. */
 export interface Auth {
   user: UserRow;
   session: SessionRow;
+  /** Client address of the current request, for the audit log; absent on sockets. */
+  address?: string;
 }
+
+/** How often a session's last_seen_at is written while it is in use. */
+const LAST_SEEN_INTERVAL_MS = 5 * 60 * 1000;
 
 export interface NewSession {
   user: UserRow;
@@ -43,6 +51,7 @@ export interface ClientInfo {
 export async function register(ctx: AppContext, body: RegisterBody, client: ClientInfo): Promise<NewSession> {
   // Each registration costs an argon2 hash, so one address may not start many.
   await ctx.rateLimits.consume([['registerPerAddress', client.address]]);
+  checkPasswordStrength(body.password, body, 'password');
   const passwordHash = await hashPassword(body.password);
   const now = ctx.now();
   const user: UserRow = {
@@ -68,6 +77,7 @@ export async function register(ctx: AppContext, body: RegisterBody, client: Clie
   }
 
   ctx.logger.info({ component: 'accounts', userId: user.id }, 'user registered');
+  await recordAudit(ctx.storage.db, now, { action: 'account.registered', actorId: user.id, target: { type: 'user', id: user.id }, address: client.address });
   return createSession(ctx, user, client);
 }
 
@@ -82,23 +92,61 @@ async function explainTakenAccount(ctx: AppContext, user: UserRow): Promise<AppE
     : new AppError('USERNAME_TAKEN', 'This username is taken', { field: 'username' });
 }
 
-export async function login(ctx: AppContext, body: LoginBody, client: ClientInfo): Promise<NewSession> {
+/**
+ * Checks a login and password. An account with a second factor gets a
+ * challenge to complete at /api/auth/login/2fa instead of a session. Failures
+ * feed the login throttle (src/accounts/login-throttle.ts), which rejects
+ * attempts during a backoff before looking at the password.
+ */
+export async function login(ctx: AppContext, body: LoginBody, client: ClientInfo): Promise<NewSession | LoginChallenge> {
   const user = await findUserByLogin(ctx.storage.db, body.login);
   // Keyed on the account, so its e-mail address, its username and their case or
   // NFKC variants share one budget; an unknown login is keyed on its normalised form.
-  // TODO: anyone can spend an account's budget and lock its owner out for a minute; throttle with backoff per account and address.
   const accountKey = user?.id ?? (body.login.includes('@') ? emailKey(body.login) : usernameKey(body.login));
-  await ctx.rateLimits.consume([
-    ['loginPerAddress', client.address],
-    ['loginPerAccount', accountKey],
-  ]);
+  const attempt = { accountKey, address: client.address };
+  await ctx.rateLimits.consume([['loginPerAddress', client.address]]);
+  await ctx.loginThrottle.check(attempt);
 
   const valid = await verifyPassword(user?.password_hash, body.password);
   if (user === undefined || !valid) {
+    await ctx.loginThrottle.recordFailure(attempt);
     ctx.logger.info({ component: 'accounts', userId: user?.id, address: client.address }, 'login failed');
+    await recordAudit(ctx.storage.db, ctx.now(), {
+      action: 'login.failed',
+      actorId: null,
+      target: user && { type: 'user', id: user.id },
+      address: client.address,
+      details: { reason: user === undefined ? 'unknown_account' : 'password' },
+    });
     throw new AppError('INVALID_CREDENTIALS', 'The login or password is incorrect');
   }
-  return createSession(ctx, user, client);
+  if (user.deactivated_at != null) {
+    await recordAudit(ctx.storage.db, ctx.now(), {
+      action: 'login.failed',
+      actorId: user.id,
+      target: { type: 'user', id: user.id },
+      address: client.address,
+      details: { reason: 'deactivated' },
+    });
+    throw new AppError('ACCOUNT_DEACTIVATED', 'This account has been deactivated; ask a server admin');
+  }
+
+  if (user.totp_secret != null) return startSecondFactor(ctx, user);
+  await ctx.loginThrottle.recordSuccess(attempt);
+  return completeLogin(ctx, user, client, 'password');
+}
+
+/** Creates the session of a login that passed every factor, and records it. */
+export async function completeLogin(ctx: AppContext, user: UserRow, client: ClientInfo, method: string): Promise<NewSession> {
+  const created = await createSession(ctx, user, client);
+  await recordAudit(ctx.storage.db, ctx.now(), {
+    action: 'login.succeeded',
+    actorId: user.id,
+    target: { type: 'session', id: created.session.id },
+    address: client.address,
+    details: { method },
+  });
+  return created;
 }
 
 async function createSession(ctx: AppContext, user: UserRow, client: ClientInfo): Promise<NewSession> {
@@ -112,6 +160,7 @@ async function createSession(ctx: AppContext, user: UserRow, client: ClientInfo)
     expires_at: now + ctx.config.sessionTtlMs,
     last_seen_at: now,
     user_agent: client.userAgent?.slice(0, 256) ?? null,
+    address: client.address,
   };
   // Expired sessions of the user go when a new one starts, so the table does not grow without bound.
   await ctx.storage.db.deleteFrom('sessions').where('user_id', '=', user.id).where('expires_at', '<=', now).execute();
@@ -129,25 +178,48 @@ export async function authenticateToken(ctx: AppContext, token: string): Promise
   if (session === undefined || Number(session.expires_at) <= ctx.now()) return undefined;
 
   const user = await findUserById(ctx.storage.db, session.user_id);
-  if (user === undefined) return undefined;
+  if (user === undefined || user.deactivated_at != null) return undefined;
+  if (ctx.now() - Number(session.last_seen_at) >= LAST_SEEN_INTERVAL_MS) {
+    session.last_seen_at = ctx.now();
+    await ctx.storage.db.updateTable('sessions').set({ last_seen_at: session.last_seen_at }).where('id', '=', session.id).execute();
+  }
   const auth = { user, session };
   ctx.sessionCache.set(tokenHash, auth, ctx.now());
   return auth;
 }
 
-/** Deletes sessions and publishes session.revoked, which closes their open sockets. */
-async function revokeSessions(ctx: AppContext, userId: string, sessionIds: string[]): Promise<void> {
+/** Why sessions were revoked, as the audit log records it. */
+export type RevocationReason = 'logout' | 'logout_all' | 'revoked_by_user' | 'password_changed' | 'deactivated';
+
+/**
+ * Deletes sessions, their tickets and pending second-factor logins, records
+ * the revocation and publishes session.revoked, which closes their open
+ * sockets with 4001.
+ */
+export async function revokeSessions(
+  ctx: AppContext,
+  userId: string,
+  sessionIds: string[],
+  audit: { reason: RevocationReason; actorId: string | null; address?: string },
+): Promise<void> {
   if (sessionIds.length === 0) return;
-  await commitWithEvents(ctx, async (tx, events) => {
+  await commitWithEvents(ctx, async (tx, events, now) => {
     await tx.deleteFrom('sessions').where('id', 'in', sessionIds).execute();
     await tx.deleteFrom('ws_tickets').where('session_id', 'in', sessionIds).execute();
     await events.append(userStream(userId), 'session.revoked', { session_ids: sessionIds });
+    await recordAudit(tx, now, {
+      action: 'session.revoked',
+      actorId: audit.actorId,
+      target: { type: 'user', id: userId },
+      address: audit.address,
+      details: { reason: audit.reason, session_ids: sessionIds },
+    });
   });
   ctx.sessionCache.forget(userId, sessionIds);
 }
 
 export async function logout(ctx: AppContext, auth: Auth): Promise<void> {
-  await revokeSessions(ctx, auth.user.id, [auth.session.id]);
+  await revokeSessions(ctx, auth.user.id, [auth.session.id], { reason: 'logout', actorId: auth.user.id, address: auth.address });
 }
 
 export async function logoutEverywhere(ctx: AppContext, auth: Auth): Promise<void> {
@@ -156,6 +228,7 @@ export async function logoutEverywhere(ctx: AppContext, auth: Auth): Promise<voi
     ctx,
     auth.user.id,
     sessions.map((row) => row.id),
+    { reason: 'logout_all', actorId: auth.user.id, address: auth.address },
   );
   ctx.logger.info({ component: 'accounts', userId: auth.user.id, count: sessions.length }, 'logged out everywhere');
 }
@@ -200,13 +273,14 @@ export async function changePassword(ctx: AppContext, auth: Auth, body: ChangePa
   if (user === undefined || !(await verifyPassword(user.password_hash, body.current_password))) {
     throw new AppError('INVALID_CREDENTIALS', 'The current password is incorrect', { field: 'current_password' });
   }
+  checkPasswordStrength(body.new_password, user, 'new_password');
 
   const passwordHash = await hashPassword(body.new_password);
-  await ctx.storage.db
-    .updateTable('users')
-    .set({ password_hash: passwordHash, updated_at: ctx.now() })
-    .where('id', '=', user.id)
-    .execute();
+  const now = ctx.now();
+  await commitWithEvents(ctx, async (tx) => {
+    await tx.updateTable('users').set({ password_hash: passwordHash, updated_at: now }).where('id', '=', user.id).execute();
+    await recordAudit(tx, now, { action: 'password.changed', actorId: user.id, target: { type: 'user', id: user.id }, address: auth.address });
+  });
 
   const others = await ctx.storage.db
     .selectFrom('sessions')
@@ -218,6 +292,7 @@ export async function changePassword(ctx: AppContext, auth: Auth, body: ChangePa
     ctx,
     user.id,
     others.map((row) => row.id),
+    { reason: 'password_changed', actorId: user.id, address: auth.address },
   );
   ctx.logger.info({ component: 'accounts', userId: user.id, revoked: others.length }, 'password changed');
 }
@@ -246,7 +321,7 @@ export async function redeemTicket(ctx: AppContext, ticket: string): Promise<Aut
   const session = await ctx.storage.db.selectFrom('sessions').selectAll().where('id', '=', row.session_id).executeTakeFirst();
   if (session === undefined || Number(session.expires_at) <= ctx.now()) return undefined;
   const user = await findUserById(ctx.storage.db, session.user_id);
-  return user === undefined ? undefined : { user, session };
+  return user === undefined || user.deactivated_at != null ? undefined : { user, session };
 }
 
 /** Returns the IANA spelling of a time zone name ("europe/paris" becomes "Europe/Paris"), or null if unknown. */

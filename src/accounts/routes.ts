@@ -16,6 +16,7 @@ import {
   updateProfile,
   type NewSession,
 } from './actions.js';
+import { completeSecondFactor } from './two-factor.js';
 import {
   ChangePasswordBody,
   LoginBody,
@@ -28,6 +29,12 @@ import {
   presentUser,
 } from './schemas.js';
 
+const LoginChallengeBody = Type.Object({
+  two_factor_required: Type.Literal(true),
+  challenge: Type.String({ description: 'Send it with the code to /api/auth/login/2fa' }),
+  expires_at: Type.String(),
+});
+
 function clientOf(request: FastifyRequest) {
   return { address: request.ip, userAgent: request.headers['user-agent'] };
 }
@@ -38,6 +45,7 @@ function sendSession(ctx: AppContext, request: FastifyRequest, reply: FastifyRep
     path: '/',
     httpOnly: true,
     sameSite: 'lax',
+    // request.protocol is https with TLS here, or behind a trusted proxy that sent X-Forwarded-Proto: https.
     secure: request.protocol === 'https',
     maxAge: Math.floor(ctx.config.sessionTtlMs / 1000),
   });
@@ -58,10 +66,36 @@ export function registerAccountRoutes(app: App, ctx: AppContext): void {
     return sendSession(ctx, request, reply, result, 201);
   });
 
-  app.post('/api/auth/login', { schema: { tags, security: PUBLIC, body: LoginBody, response: { 200: SessionBody } } }, async (request, reply) => {
-    const result = await login(ctx, request.body, clientOf(request));
-    return sendSession(ctx, request, reply, result, 200);
-  });
+  app.post(
+    '/api/auth/login',
+    { schema: { tags, security: PUBLIC, body: LoginBody, response: { 200: SessionBody, 202: LoginChallengeBody } } },
+    async (request, reply) => {
+      const result = await login(ctx, request.body, clientOf(request));
+      if ('challenge' in result) {
+        return reply.status(202).send({ two_factor_required: true, challenge: result.challenge, expires_at: new Date(result.expiresAt).toISOString() });
+      }
+      return sendSession(ctx, request, reply, result, 200);
+    },
+  );
+
+  app.post(
+    '/api/auth/login/2fa',
+    {
+      schema: {
+        tags,
+        security: PUBLIC,
+        body: Type.Object(
+          { challenge: Type.String({ minLength: 1, maxLength: 128 }), code: Type.String({ minLength: 1, maxLength: 64 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: SessionBody },
+      },
+    },
+    async (request, reply) => {
+      const result = await completeSecondFactor(ctx, request.body.challenge, request.body.code, clientOf(request));
+      return sendSession(ctx, request, reply, result, 200);
+    },
+  );
 
   app.post('/api/auth/logout', { ...authenticated, schema: { tags, response: NoContent } }, async (request, reply) => {
     await logout(ctx, callerOf(request));

@@ -13,6 +13,7 @@ import { addConversationMember, announceConversationChange, removeConversationMe
 import { checkChannelName } from './names.js';
 import { findConversationByDmKey, isConversationMember, listMemberIds } from './queries.js';
 import { presentConversation, type CreateChannelBody, type UpdateConversationBody } from './schemas.js';
+import { recordAudit } from '../audit/log.js';
 
 /** Creates a channel row and makes its creator the first member, inside the caller's transaction. */
 export async function insertChannel(
@@ -57,13 +58,22 @@ export async function createChannel(
   try {
     return await commitWithEvents(ctx, async (tx, events, now) => {
       const { team } = await accessTeam(tx, teamId, auth.user.id);
-      return insertChannel(
+      const channel = await insertChannel(
         tx,
         events,
         { teamId, name: body.name, isPrivate: body.private ?? false, topic: body.topic, purpose: body.purpose, creatorId: auth.user.id },
         team.general_conversation_id,
         now,
       );
+      await recordAudit(tx, now, {
+        action: 'channel.created',
+        actorId: auth.user.id,
+        target: { type: 'conversation', id: channel.id },
+        teamId,
+        address: auth.address,
+        details: { kind: channel.kind },
+      });
+      return channel;
     });
   } catch (error) {
     if (!ctx.storage.dialect.isUniqueViolation(error)) throw error;
@@ -145,7 +155,7 @@ function insertInvitees(ctx: AppContext, auth: Auth, conversationId: string, use
 
 /** Removes someone else from a channel: its creator and team admins may. */
 export async function removeMember(ctx: AppContext, auth: Auth, conversationId: string, userId: string): Promise<void> {
-  await commitWithEvents(ctx, async (tx, events) => {
+  await commitWithEvents(ctx, async (tx, events, now) => {
     const access = await accessConversation(tx, conversationId, auth.user.id, 'member');
     checkRemovable(access.conversation, access.team.general_conversation_id);
     if (userId !== auth.user.id && !canManageChannel(access, auth.user.id)) {
@@ -155,6 +165,16 @@ export async function removeMember(ctx: AppContext, auth: Auth, conversationId: 
       throw new AppError('NOT_A_MEMBER', 'That user is not a member of this channel', { field: 'userId' });
     }
     await removeConversationMember(tx, events, access.conversation, userId, userId === auth.user.id ? 'left' : 'removed');
+    if (userId !== auth.user.id) {
+      await recordAudit(tx, now, {
+        action: 'channel.member_removed',
+        actorId: auth.user.id,
+        target: { type: 'user', id: userId },
+        teamId: access.conversation.team_id,
+        address: auth.address,
+        details: { conversation_id: conversationId },
+      });
+    }
   });
 }
 
@@ -222,6 +242,13 @@ export async function setArchived(ctx: AppContext, auth: Auth, conversationId: s
       .returningAll()
       .executeTakeFirstOrThrow();
     await announceConversationChange(events, updated, access.team.general_conversation_id);
+    await recordAudit(tx, now, {
+      action: archived ? 'channel.archived' : 'channel.unarchived',
+      actorId: auth.user.id,
+      target: { type: 'conversation', id: conversationId },
+      teamId: conversation.team_id,
+      address: auth.address,
+    });
     ctx.logger.info({ component: 'conversations', conversationId, userId: auth.user.id, archived }, 'channel archive state changed');
     return updated;
   });

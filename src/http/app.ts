@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyReply, type FastifyInstance, type FastifyBaseLogger, type RawServerDefault } from 'fastify';
+import Fastify, { type FastifyServerFactory, type FastifyReply, type FastifyInstance, type FastifyBaseLogger, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type https from 'node:https';
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -32,6 +33,12 @@ import { registerJsonParser } from './body-parser.js';
 import { RateLimits } from './rate-limits.js';
 import { SessionCache } from '../accounts/session-cache.js';
 import { createValidatorCompiler } from './validation.js';
+import { LoginThrottle } from '../accounts/login-throttle.js';
+import { registerAccountSecurityRoutes } from '../accounts/security-routes.js';
+import { registerAdminRoutes } from '../admin/routes.js';
+import { registerAuditRoutes } from '../audit/routes.js';
+import { registerSecurityHeaders } from './security-headers.js';
+import { CertificateReloader, createHttpsServer } from './tls.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -44,6 +51,8 @@ export interface ChatterBox {
   listen(): Promise<string>;
   /** Stops accepting, closes sockets with 1001, finishes in-flight requests and closes storage. */
   close(): Promise<void>;
+  /** Reads the TLS certificate and key files again; returns false, keeping the current pair, if they are invalid or TLS is off. */
+  reloadCertificate(): boolean;
 }
 
 /**
@@ -56,24 +65,31 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     databaseUrl: config.databaseUrl || undefined,
     databaseSchema: config.databaseSchema || undefined,
     databasePoolSize: config.databasePoolSize,
+    databaseKey: config.databaseKey,
     logger,
   });
   logger.info({ component: 'storage', dialect: storage.dialect.name }, 'storage ready');
   const metrics = new Metrics();
   // Redis connects in the background: the node starts without it, and /readyz returns 503 until it is connected.
   const redisBus = config.redisUrl === '' ? undefined : new RedisEventBus({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger, metrics });
+  const rateLimitStore = redisBus && { client: redisBus.client, keyPrefix: config.redisKeyPrefix };
   const ctx: AppContext = {
     config,
     logger,
     storage,
     bus: redisBus ?? new MemoryEventBus(),
-    rateLimits: new RateLimits(config.rateLimits, redisBus && { client: redisBus.client, keyPrefix: config.redisKeyPrefix }),
+    rateLimits: new RateLimits(config.rateLimits, rateLimitStore),
+    loginThrottle: new LoginThrottle(config.loginThrottle, rateLimitStore),
     sessionCache: new SessionCache(config.authCacheTtlMs),
     metrics,
     now: () => Date.now(),
   };
 
+  const tlsEnabled = config.tls.certFile !== '';
+  // With a certificate configured, the one server speaks HTTPS and WSS and nothing else.
+  const serverFactory: FastifyServerFactory<RawServerDefault> = (handler) => createHttpsServer(config.tls, handler) as unknown as RawServerDefault;
   const app: App = Fastify({
+    ...(tlsEnabled && { serverFactory }),
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     bodyLimit: config.maxBodyBytes,
     genReqId: () => newId(),
@@ -100,8 +116,8 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   app.decorateRequest('auth', undefined);
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
-    void reply.header('x-content-type-options', 'nosniff');
   });
+  registerSecurityHeaders(app);
   // routeOptions.url is the route pattern, such as /api/conversations/:conversationId/messages, so ids never become labels.
   app.addHook('onResponse', async (request, reply) => {
     metrics.observeHttpRequest(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime);
@@ -142,9 +158,13 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   registerReadRoutes(app, ctx);
   registerPinRoutes(app, ctx);
   registerSavedRoutes(app, ctx);
+  registerAccountSecurityRoutes(app, ctx);
+  registerAdminRoutes(app, ctx);
+  registerAuditRoutes(app, ctx);
 
   await app.ready();
   const gateway = new Gateway(ctx, app.server);
+  const certificates = tlsEnabled ? new CertificateReloader(config.tls, app.server as unknown as https.Server, logger) : undefined;
 
   return {
     app,
@@ -154,11 +174,13 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      logger.info({ component: 'server', host: address.address, port: address.port }, 'listening');
-      return `http://${host}:${address.port}`;
+      logger.info({ component: 'server', host: address.address, port: address.port, tls: tlsEnabled }, 'listening');
+      return `${tlsEnabled ? 'https' : 'http'}://${host}:${address.port}`;
     },
+    reloadCertificate: () => certificates?.reload() ?? false,
     async close() {
       const started = Date.now();
+      certificates?.close();
       await gateway.close();
       await app.close();
       await ctx.bus.close();

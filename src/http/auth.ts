@@ -52,7 +52,8 @@ export function requireAuth(ctx: AppContext) {
 
     const auth = await authenticateToken(ctx, credentials.token);
     if (auth === undefined) throw new AppError('UNAUTHENTICATED', 'The session has expired or was revoked; log in again');
-    request.auth = auth;
+    // A copy, because the session cache shares `auth` between requests.
+    request.auth = { ...auth, address: request.ip };
     request.log = request.log.child({ userId: auth.user.id });
   };
 }

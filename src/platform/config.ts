@@ -1,5 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
+import { readSecuritySettings } from './security-config.js';
 
 /** Every setting of a ChatterBox node, read once from the environment at start. */
 export interface Config {
@@ -48,6 +49,27 @@ export interface Config {
   shutdownGraceMs: number;
   /** Serves Prometheus metrics at /metrics. */
   metrics: boolean;
+  /** PEM certificate chain and private key files; both empty serves plain HTTP. */
+  tls: { certFile: string; keyFile: string; reloadCheckIntervalMs: number };
+  /** Passphrase that encrypts the SQLite file; empty leaves it unencrypted. */
+  databaseKey: string;
+  /** Usernames of the server admins; empty makes the first registered user the only one. */
+  adminUsers: string[];
+  /** Exponential backoff after failed logins: see src/accounts/login-throttle.ts. */
+  loginThrottle: {
+    /** Failures from one address on one account before the backoff starts. */
+    freeFailuresPerAccountAddress: number;
+    /** Failures on one account from all addresses before the backoff starts. */
+    freeFailuresPerAccount: number;
+    /** Failures from one address on all accounts before the backoff starts. */
+    freeFailuresPerAddress: number;
+    /** Longest delay for one account and address, and for one address. */
+    maxDelaySeconds: number;
+    /** Longest delay for one account from all addresses; kept short because anyone can cause it. */
+    maxAccountDelaySeconds: number;
+    /** Failure counts are forgotten this long after the first failure they count. */
+    windowSeconds: number;
+  };
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -88,12 +110,25 @@ const DEFAULTS: Config = {
   },
   shutdownGraceMs: 10_000,
   metrics: true,
+  tls: { certFile: '', keyFile: '', reloadCheckIntervalMs: 60_000 },
+  databaseKey: '',
+  adminUsers: [],
+  loginThrottle: {
+    freeFailuresPerAccountAddress: 5,
+    freeFailuresPerAccount: 20,
+    freeFailuresPerAddress: 50,
+    maxDelaySeconds: 15 * 60,
+    maxAccountDelaySeconds: 60,
+    windowSeconds: 24 * 3600,
+  },
 };
 
 /** A partial config for tests: nested groups may be given in part. */
-export type ConfigOverrides = Partial<Omit<Config, 'ws' | 'rateLimits'>> & {
+export type ConfigOverrides = Partial<Omit<Config, 'ws' | 'rateLimits' | 'tls' | 'loginThrottle'>> & {
   ws?: Partial<Config['ws']>;
   rateLimits?: Partial<Config['rateLimits']>;
+  tls?: Partial<Config['tls']>;
+  loginThrottle?: Partial<Config['loginThrottle']>;
 };
 
 /** Merges overrides onto the defaults. */
@@ -103,6 +138,8 @@ export function buildConfig(overrides: ConfigOverrides = {}): Config {
     ...overrides,
     ws: { ...DEFAULTS.ws, ...overrides.ws },
     rateLimits: { ...DEFAULTS.rateLimits, ...overrides.rateLimits },
+    tls: { ...DEFAULTS.tls, ...overrides.tls },
+    loginThrottle: { ...DEFAULTS.loginThrottle, ...overrides.loginThrottle },
   };
 }
 
@@ -173,7 +210,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
 
+  const security = readSecuritySettings(env, problems);
+
   const config = buildConfig({
+    ...security,
     host: env.HOST || DEFAULTS.host,
     port,
     dataDir: path.resolve(env.CHATTERBOX_DATA_DIR || DEFAULTS.dataDir),
@@ -203,6 +243,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       registrationsPerAddressPerHour: integer('CHATTERBOX_REGISTER_LIMIT_PER_ADDRESS', DEFAULTS.rateLimits.registrationsPerAddressPerHour, 1),
       postsPerUserPerMinute: integer('CHATTERBOX_POST_LIMIT_PER_USER', DEFAULTS.rateLimits.postsPerUserPerMinute, 1),
       postsPerAddressPerMinute: integer('CHATTERBOX_POST_LIMIT_PER_ADDRESS', DEFAULTS.rateLimits.postsPerAddressPerMinute, 1),
+    },
+    loginThrottle: {
+      freeFailuresPerAccountAddress: integer('CHATTERBOX_LOGIN_FREE_FAILURES', DEFAULTS.loginThrottle.freeFailuresPerAccountAddress, 1),
+      maxDelaySeconds: integer('CHATTERBOX_LOGIN_MAX_DELAY_SECONDS', DEFAULTS.loginThrottle.maxDelaySeconds, 1),
     },
   });
 

@@ -5,6 +5,7 @@ import type { EventBus } from '../realtime/event-bus.js';
 import { EventWriter } from '../storage/streams.js';
 import type { RateLimits } from '../http/rate-limits.js';
 import type { SessionCache } from '../accounts/session-cache.js';
+import type { LoginThrottle } from '../accounts/login-throttle.js';
 import type { Metrics } from './metrics.js';
 
 /** The configuration, storage, fan-out and logging that every action receives. */
@@ -15,6 +16,8 @@ export interface AppContext {
   bus: EventBus;
   rateLimits: RateLimits;
   sessionCache: SessionCache;
+  /** Backoff after failed logins, per account and address. */
+  loginThrottle: LoginThrottle;
   /** Prometheus metrics of this node, exposed at /metrics unless config.metrics is false. */
   metrics: Metrics;
   now: () => number;

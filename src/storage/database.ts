@@ -7,6 +7,7 @@ import { createPostgresDialect } from './dialects/postgres.js';
 import * as core from './migrations/001-core.js';
 import * as conversationFeatures from './migrations/002-conversation-features.js';
 import * as files from './migrations/003-files.js';
+import * as security from './migrations/006-security.js';
 import { CommitGroup } from './commit-group.js';
 import type { Logger } from '../platform/logger.js';
 
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '001-core': core,
   '002-conversation-features': conversationFeatures,
   '003-files': files,
+  '006-security': security,
 };
 
 const provider: MigrationProvider = {
@@ -38,6 +40,8 @@ export interface StorageOptions {
   databaseUrl?: string;
   databaseSchema?: string;
   databasePoolSize?: number;
+  /** Key of the SQLite file; empty or absent leaves it unencrypted. */
+  databaseKey?: string;
   logger?: Logger;
 }
 
@@ -51,7 +55,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
         statementTimeoutMs: 15_000,
         onIdleError: (error) => options.logger?.warn({ component: 'storage', err: error }, 'idle database connection lost'),
       })
-    : createSqliteDialect(path.join(options.dataDir, 'chatterbox.db'));
+    : createSqliteDialect(path.join(options.dataDir, 'chatterbox.db'), options.databaseKey);
   const db = new Kysely<Database>({ dialect: dialect.createKyselyDialect() });
 
   // Kysely looks for its migration tables in every schema unless given ours.

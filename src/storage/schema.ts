@@ -13,6 +13,14 @@ export interface UserRow {
   time_zone: string;
   created_at: number;
   updated_at: number;
+  /** Set while a server admin has deactivated the account: it cannot log in or be added anywhere. */
+  deactivated_at?: number | null;
+  /** Base32 TOTP secret; null while the second factor is off. */
+  totp_secret?: string | null;
+  /** Secret shown during setup, confirmed by the first valid code. */
+  totp_pending_secret?: string | null;
+  /** Highest TOTP time step already accepted. */
+  totp_last_step?: number | null;
 }
 
 export interface SessionRow {
@@ -23,6 +31,8 @@ export interface SessionRow {
   expires_at: number;
   last_seen_at: number;
   user_agent: string | null;
+  /** Client address that created the session. */
+  address?: string | null;
 }
 
 export interface WsTicketRow {
@@ -179,6 +189,8 @@ export interface TeamSettingsRow {
   /** Channels with more members than this accept @channel, @here and @team only from team admins; null for no limit. */
   broadcast_member_limit: number | null;
   updated_at: number;
+  /** Days after which messages are deleted; null keeps them forever. */
+  retention_days?: number | null;
 }
 
 /** A shared file; message_id is null until a message claims the upload. */
@@ -205,6 +217,39 @@ export interface FileRow {
   deleted_at: number | null;
 }
 
+/** A single-use recovery code of the second factor, stored as a SHA-256 hash. */
+export interface RecoveryCodeRow {
+  user_id: string;
+  code_hash: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+/** A login that passed the password and waits for the second factor. */
+export interface LoginChallengeRow {
+  challenge_hash: string;
+  user_id: string;
+  failed_attempts: Generated<number>;
+  expires_at: number;
+}
+
+/** One security-relevant event. Rows are only ever inserted. */
+export interface AuditLogRow {
+  id: string;
+  at: number;
+  /** Dotted name such as `login.failed` or `team.role_changed`; docs/security.md lists them. */
+  action: string;
+  /** User who acted; null for the server itself or an unknown login. */
+  actor_id: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  /** Team the event belongs to, which makes it visible to that team's owners. */
+  team_id: string | null;
+  address: string | null;
+  /** JSON object with details of the action. */
+  details: string;
+}
+
 export interface Database {
   users: UserRow;
   sessions: SessionRow;
@@ -224,5 +269,8 @@ export interface Database {
   message_versions: MessageVersionRow;
   team_settings: TeamSettingsRow;
   files: FileRow;
+  recovery_codes: RecoveryCodeRow;
+  login_challenges: LoginChallengeRow;
+  audit_log: AuditLogRow;
 }
 

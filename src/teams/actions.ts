@@ -16,6 +16,7 @@ import type { EventWriter } from '../storage/streams.js';
 import { accessTeam, accessTeamAsAdmin } from './access.js';
 import { countOwners, findTeamMember, lockOwners } from './queries.js';
 import { presentTeam, type AddMemberBody, type CreateTeamBody } from './schemas.js';
+import { recordAudit } from '../audit/log.js';
 
 /** Creates a team with the caller as owner and a #general channel. */
 export async function createTeam(ctx: AppContext, auth: Auth, body: CreateTeamBody): Promise<TeamRow> {
@@ -76,7 +77,8 @@ function insertTeamMember(
     }
 
     const user = body.user_id !== undefined ? await findUserById(tx, body.user_id) : await findUserByUsername(tx, body.username ?? '');
-    if (user === undefined) {
+    // A deactivated account answers as a missing one, so it cannot be added anywhere.
+    if (user === undefined || user.deactivated_at != null) {
       throw new AppError('USER_NOT_FOUND', 'No user with this id or username', { field: body.user_id !== undefined ? 'user_id' : 'username' });
     }
     if (await findTeamMember(tx, teamId, user.id)) {
@@ -87,6 +89,14 @@ function insertTeamMember(
     const general = team.general_conversation_id && (await findConversation(tx, team.general_conversation_id));
     if (general) await addConversationMember(tx, events, general, user.id, team.general_conversation_id, now);
     await announceDirectMessagesKept(tx, events, user.id, team);
+    await recordAudit(tx, now, {
+      action: 'team.member_added',
+      actorId: auth.user.id,
+      target: { type: 'user', id: user.id },
+      teamId,
+      address: auth.address,
+      details: { role },
+    });
     return { userId: user.id, role };
   });
 }
@@ -117,7 +127,7 @@ async function announceDirectMessagesKept(tx: Tx, events: EventWriter, userId: s
  * sockets lose access at once. The last owner cannot leave.
  */
 export async function removeTeamMember(ctx: AppContext, auth: Auth, teamId: string, userId: string): Promise<void> {
-  await commitWithEvents(ctx, async (tx, events) => {
+  await commitWithEvents(ctx, async (tx, events, now) => {
     const leaving = userId === auth.user.id;
     const { membership } = leaving ? await accessTeam(tx, teamId, auth.user.id) : await accessTeamAsAdmin(tx, teamId, auth.user.id);
 
@@ -138,13 +148,21 @@ export async function removeTeamMember(ctx: AppContext, auth: Auth, teamId: stri
     await tx.deleteFrom('team_members').where('team_id', '=', teamId).where('user_id', '=', userId).execute();
     await events.append(teamStream(teamId), 'team.member_left', { user_id: userId, reason });
     await events.append(userStream(userId), 'team.left', { team_id: teamId, reason });
+    await recordAudit(tx, now, {
+      action: leaving ? 'team.member_left' : 'team.member_removed',
+      actorId: auth.user.id,
+      target: { type: 'user', id: userId },
+      teamId,
+      address: auth.address,
+      details: { role: target.role },
+    });
   });
   ctx.logger.info({ component: 'teams', teamId, userId, actorId: auth.user.id }, 'team member removed');
 }
 
 /** Changes a member's role. Owners may set any role; admins only move non-owners between member and admin. */
 export async function changeRole(ctx: AppContext, auth: Auth, teamId: string, userId: string, role: TeamRole): Promise<void> {
-  await commitWithEvents(ctx, async (tx, events) => {
+  await commitWithEvents(ctx, async (tx, events, now) => {
     const { team, membership } = await accessTeamAsAdmin(tx, teamId, auth.user.id);
     const target = await findTeamMember(tx, teamId, userId);
     if (target === undefined) throw new AppError('USER_NOT_FOUND', 'That user is not a member of this team', { field: 'userId' });
@@ -160,6 +178,14 @@ export async function changeRole(ctx: AppContext, auth: Auth, teamId: string, us
     await tx.updateTable('team_members').set({ role }).where('team_id', '=', teamId).where('user_id', '=', userId).execute();
     await events.append(teamStream(teamId), 'team.member_updated', { user_id: userId, role });
     await events.append(userStream(userId), 'team.updated', { team: presentTeam(team, role) });
+    await recordAudit(tx, now, {
+      action: 'team.role_changed',
+      actorId: auth.user.id,
+      target: { type: 'user', id: userId },
+      teamId,
+      address: auth.address,
+      details: { from: target.role, to: role },
+    });
   });
   ctx.logger.info({ component: 'teams', teamId, userId, role, actorId: auth.user.id }, 'team role changed');
 }

@@ -61,14 +61,16 @@ export async function countOwners(db: Db | Tx, teamId: string): Promise<number> 
   return Number(row.count);
 }
 
-/** Returns which of the given users belong to the team. */
+/** Returns which of the given users belong to the team and are not deactivated, so only they can be added to its conversations. */
 export async function filterTeamMembers(db: Db | Tx, teamId: string, userIds: readonly string[]): Promise<Set<string>> {
   if (userIds.length === 0) return new Set();
   const rows = await db
     .selectFrom('team_members')
-    .select('user_id')
-    .where('team_id', '=', teamId)
-    .where('user_id', 'in', userIds)
+    .innerJoin('users', 'users.id', 'team_members.user_id')
+    .select('team_members.user_id')
+    .where('team_members.team_id', '=', teamId)
+    .where('team_members.user_id', 'in', userIds)
+    .where('users.deactivated_at', 'is', null)
     .execute();
   return new Set(rows.map((row) => row.user_id));
 }

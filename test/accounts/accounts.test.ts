@@ -224,8 +224,8 @@ describe('login', () => {
     expectError(response, 400, 'VALIDATION_FAILED', 'password');
   });
 
-  test('login rate limited per account', async () => {
-    const limited = await startServer({ rateLimits: { loginPerAccountPerMinute: 3, loginPerAddressPerMinute: 10_000 } });
+  test('login backs off per account', async () => {
+    const limited = await startServer({ loginThrottle: { freeFailuresPerAccountAddress: 2 }, rateLimits: { loginPerAddressPerMinute: 10_000 } });
     try {
       const user = await buildUser(limited.url, 'limited');
       const client = anonymous(limited.url);
@@ -249,8 +249,8 @@ describe('login', () => {
     }
   });
 
-  test('login rate limit shared by email and username', async () => {
-    const limited = await startServer({ rateLimits: { loginPerAccountPerMinute: 2, loginPerAddressPerMinute: 10_000 } });
+  test('login backoff shared by email and username', async () => {
+    const limited = await startServer({ loginThrottle: { freeFailuresPerAccountAddress: 1 }, rateLimits: { loginPerAddressPerMinute: 10_000 } });
     try {
       const user = await buildUser(limited.url, 'shared');
       const client = anonymous(limited.url);
@@ -607,7 +607,7 @@ describe('cookie session', () => {
 });
 
 describe('authentication required', () => {
-  const PUBLIC_ROUTES = new Set(['POST /api/auth/register', 'POST /api/auth/login', 'GET /healthz', 'GET /readyz']);
+  const PUBLIC_ROUTES = new Set(['POST /api/auth/register', 'POST /api/auth/login', 'POST /api/auth/login/2fa', 'GET /healthz', 'GET /readyz']);
 
   /** Lists every non-public operation of the OpenAPI document, so a new route is covered without editing this test. */
   async function listProtectedRoutes(): Promise<Array<{ method: string; path: string }>> {

@@ -69,6 +69,7 @@ describe('team settings', () => {
       edit_window_seconds: null,
       delete_window_seconds: null,
       broadcast_member_limit: null,
+      retention_days: null,
     });
   });
 

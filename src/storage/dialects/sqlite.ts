@@ -1,13 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
+import { openSqliteFile } from '../sqlite-encryption.js';
 import { SqliteDialect } from 'kysely';
 import type { StorageDialect } from './dialect.js';
 
-/** Opens the embedded default: one SQLite file in write-ahead-log mode. */
-export function createSqliteDialect(file: string): StorageDialect {
+/**
+ * Opens the embedded default: one SQLite file in write-ahead-log mode,
+ * encrypted when `key` is not empty.
+ */
+export function createSqliteDialect(file: string, key = ''): StorageDialect {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const connection = new BetterSqlite3(file);
+  const connection = openSqliteFile(file, key);
   // The file contains password hashes and every message, so only its owner may read it.
   fs.chmodSync(file, 0o600);
 
