@@ -62,7 +62,8 @@ async function check(observers: Observer[], action: () => Promise<unknown>, expe
   }
 }
 
-test('every action reduces to fresh state', async () => {
+// A long scripted sequence: allowed more time than a single test on a shared two-core machine.
+test('every action reduces to fresh state', { timeout: 120_000 }, async () => {
   const alice = await buildUser(server.url, 'alice');
   const bob = await buildUser(server.url, 'bob');
   const carol = await buildUser(server.url, 'carol');

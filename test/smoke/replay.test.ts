@@ -11,7 +11,7 @@ beforeAll(async () => {
 });
 afterAll(async () => server.close());
 
-test('IRC sample replay passes checks', async () => {
+test('IRC sample replay passes checks', { timeout: 120_000 }, async () => {
   const result = await replayConversation(server.url, server.wsUrl, defaultFixtureDir(), { messageLimit: MESSAGE_LIMIT, edits: 6, deletes: 5 });
 
   expect(result.failures).toEqual([]);
