@@ -48,6 +48,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Serves Prometheus metrics at /metrics. */
   metrics: boolean;
+  /** Folder of the built web client, served at /; empty selects dist/web of the installation. */
+  webDir: string;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -88,6 +90,7 @@ const DEFAULTS: Config = {
   },
   shutdownGraceMs: 10_000,
   metrics: true,
+  webDir: '',
 };
 
 /** A partial config for tests: nested groups may be given in part. */
@@ -197,6 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConnectionsPerUser: integer('CHATTERBOX_WS_MAX_CONNECTIONS_PER_USER', DEFAULTS.ws.maxConnectionsPerUser, 1),
     },
     metrics: flag('CHATTERBOX_METRICS', DEFAULTS.metrics),
+    webDir: env.CHATTERBOX_WEB_DIR ? path.resolve(env.CHATTERBOX_WEB_DIR) : DEFAULTS.webDir,
     rateLimits: {
       loginPerAddressPerMinute: integer('CHATTERBOX_LOGIN_LIMIT_PER_ADDRESS', DEFAULTS.rateLimits.loginPerAddressPerMinute, 1),
       loginPerAccountPerMinute: integer('CHATTERBOX_LOGIN_LIMIT_PER_ACCOUNT', DEFAULTS.rateLimits.loginPerAccountPerMinute, 1),
