@@ -1,12 +1,22 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+// Browser tests start Chromium, whose processes take both cores; they run alone, after every other file.
+const BROWSER_TESTS = ['test/web/web-client.test.ts'];
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Two cores: more workers only add contention between the servers the tests start.
     maxWorkers: 2,
+    // Each project lists its own files: `extends` would append to a shared include list, not replace it.
+    projects: [
+      {
+        extends: true,
+        test: { name: 'server', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...BROWSER_TESTS], sequence: { groupOrder: 0 } },
+      },
+      { extends: true, test: { name: 'browser', include: BROWSER_TESTS, sequence: { groupOrder: 1 } } },
+    ],
   },
 });

@@ -1,4 +1,4 @@
-import type { ClientState, ConversationState, MessageView } from './state.js';
+import type { ClientState, ConversationState, HistoryWindow, MessageView } from './state.js';
 
 /**
  * Unread and mention counts computed on the client from the messages it
@@ -26,20 +26,62 @@ function countAfter(messages: Iterable<MessageView>, userId: string, afterSeq: n
   return { unread: Math.min(unread, COUNT_CAP), mentions: Math.min(mentions, COUNT_CAP) };
 }
 
+/**
+ * Counts unread messages after `readSeq` for a client that holds only part of
+ * the history. Above the window's baseline it holds every message and counts
+ * them itself; at or below it, it uses the server's counts while the read
+ * position is still the one they were read at. Otherwise it counts the held
+ * messages only, which may be too low until the client reads new counts.
+ */
+function countWindowed(
+  messages: MessageView[],
+  userId: string,
+  readSeq: number,
+  window: HistoryWindow,
+  baseline: { readSeq: number; unreadCount: number; mentionCount: number } | undefined,
+  include: (message: MessageView) => boolean,
+) {
+  if (readSeq >= window.baselineSeq || baseline === undefined || baseline.readSeq !== readSeq) {
+    return countAfter(messages, userId, readSeq, include);
+  }
+  const above = countAfter(messages, userId, window.baselineSeq, include);
+  return {
+    unread: Math.min(baseline.unreadCount + above.unread, COUNT_CAP),
+    mentions: Math.min(baseline.mentionCount + above.mentions, COUNT_CAP),
+  };
+}
+
 function recountConversation(state: ClientState, conversationId: string, entry: ConversationState): void {
   const messages = Object.values(entry.messages);
-  const timeline = countAfter(messages, state.me.id, entry.lastReadSeq, (message) => message.thread_root_id === null || message.also_in_channel);
+  const inTimeline = (message: MessageView) => message.thread_root_id === null || message.also_in_channel;
+  const window = entry.window;
+  const timeline =
+    window === undefined
+      ? countAfter(messages, state.me.id, entry.lastReadSeq, inTimeline)
+      : countWindowed(
+          messages,
+          state.me.id,
+          entry.lastReadSeq,
+          window,
+          { readSeq: window.baselineReadSeq, unreadCount: window.unreadCount, mentionCount: window.mentionCount },
+          inTimeline,
+        );
   entry.unreadCount = timeline.unread;
   entry.mentionCount = timeline.mentions;
 
   for (const [rootId, thread] of Object.entries(state.threads)) {
     if (thread.conversation_id !== conversationId) continue;
-    // A thread whose root is gone (deleted without replies) leaves the threads view.
-    if (entry.messages[rootId] === undefined) {
+    // A thread whose root is gone (deleted without replies) leaves the threads view. A client
+    // that holds part of the history cannot tell a missing root from one it never loaded.
+    if (entry.messages[rootId] === undefined && window === undefined) {
       delete state.threads[rootId];
       continue;
     }
-    const replies = countAfter(messages, state.me.id, thread.last_read_seq, (message) => message.thread_root_id === rootId);
+    const inThread = (message: MessageView) => message.thread_root_id === rootId;
+    const replies =
+      window === undefined
+        ? countAfter(messages, state.me.id, thread.last_read_seq, inThread)
+        : countWindowed(messages, state.me.id, thread.last_read_seq, window, window.threads[rootId], inThread);
     thread.unread_count = replies.unread;
     thread.mention_count = replies.mentions;
   }

@@ -38,6 +38,7 @@ export interface MessageView {
   reply_count: number;
   reply_users: string[];
   last_reply_at: string | null;
+  created_at: string;
   edited_at: string | null;
   deleted: boolean;
   entities: {
@@ -89,6 +90,25 @@ export interface ConversationState {
   mentionCount: number;
   /** Pinned messages, oldest pin first. */
   pins: PinView[];
+  /** Set by a client that holds only the newest part of the history; absent when every message is held. */
+  window?: HistoryWindow;
+}
+
+/**
+ * The server's counts for the messages a client does not hold. A client that
+ * loads history in pages (the web client) holds every message above
+ * `baselineSeq` and only some below it, so counts.ts adds these counts to its
+ * own count of the held messages above `baselineSeq`.
+ */
+export interface HistoryWindow {
+  /** Head of the conversation stream when the counts below were read (`last_seq` of GET /api/sidebar). */
+  baselineSeq: number;
+  /** The read position the counts were read at; once the position moves below baselineSeq they are stale. */
+  baselineReadSeq: number;
+  unreadCount: number;
+  mentionCount: number;
+  /** The same for followed threads of the conversation, by root id. */
+  threads: Record<string, { readSeq: number; unreadCount: number; mentionCount: number }>;
 }
 
 export interface ClientState {
@@ -104,7 +124,7 @@ export interface ClientState {
 /** Work a reducer cannot do alone: loading a newly visible scope over HTTP. */
 export type Effect = { kind: 'loadTeam'; teamId: string } | { kind: 'loadConversation'; conversationId: string };
 
-const pickConversation = (raw: Record<string, unknown>): ConversationView => ({
+export const pickConversation = (raw: Record<string, unknown>): ConversationView => ({
   id: raw.id as string,
   team_id: raw.team_id as string,
   kind: raw.kind as string,
@@ -116,7 +136,7 @@ const pickConversation = (raw: Record<string, unknown>): ConversationView => ({
   is_general: raw.is_general as boolean,
 });
 
-const pickUser = (raw: Record<string, unknown>): UserView => ({
+export const pickUser = (raw: Record<string, unknown>): UserView => ({
   id: raw.id as string,
   username: raw.username as string,
   display_name: raw.display_name as string,
@@ -124,7 +144,7 @@ const pickUser = (raw: Record<string, unknown>): UserView => ({
   time_zone: raw.time_zone as string,
 });
 
-const pickMessage = (raw: Record<string, unknown>): MessageView => ({
+export const pickMessage = (raw: Record<string, unknown>): MessageView => ({
   id: raw.id as string,
   conversation_id: raw.conversation_id as string,
   seq: raw.seq as number,
@@ -135,6 +155,7 @@ const pickMessage = (raw: Record<string, unknown>): MessageView => ({
   reply_count: raw.reply_count as number,
   reply_users: raw.reply_users as string[],
   last_reply_at: (raw.last_reply_at as string | null) ?? null,
+  created_at: raw.created_at as string,
   edited_at: (raw.edited_at as string | null) ?? null,
   deleted: raw.deleted as boolean,
   entities: raw.entities as MessageView['entities'],
@@ -146,7 +167,7 @@ const pickMessage = (raw: Record<string, unknown>): MessageView => ({
   })),
 });
 
-const pickThread = (raw: Record<string, unknown>): ThreadView => ({
+export const pickThread = (raw: Record<string, unknown>): ThreadView => ({
   conversation_id: raw.conversation_id as string,
   last_read_seq: raw.last_read_seq as number,
   unread_count: raw.unread_count as number,
@@ -260,15 +281,21 @@ function applyEventOnly(state: ClientState, frame: EventFrame): Effect[] {
       return [];
     }
     case 'message.deleted': {
-      const message = conversation?.messages[data.message_id as string];
-      if (conversation === undefined || message === undefined) return [];
-      // The server drops reactions, pins and saved items of a deleted message.
+      const messageId = data.message_id as string;
+      const message = conversation?.messages[messageId];
+      if (conversation === undefined) return [];
+      // The server drops reactions, pins and saved items of a deleted message, also of one this client does not hold.
+      conversation.pins = conversation.pins.filter((pin) => pin.message_id !== messageId);
+      delete state.saved[messageId];
+      if (message === undefined) return [];
       message.reactions = [];
-      conversation.pins = conversation.pins.filter((pin) => pin.message_id !== message.id);
-      delete state.saved[message.id];
       // A deleted root stays as a placeholder while it has replies.
-      if (message.reply_count > 0) Object.assign(message, { deleted: true, text: '', entities: { mentions: [], links: [] } });
-      else delete conversation.messages[message.id];
+      if (message.reply_count > 0) {
+        Object.assign(message, { deleted: true, text: '', entities: { mentions: [], links: [] } });
+      } else {
+        delete conversation.messages[message.id];
+        delete state.threads[message.id];
+      }
       return [];
     }
     case 'thread.updated': {
@@ -279,7 +306,10 @@ function applyEventOnly(state: ClientState, frame: EventFrame): Effect[] {
         reply_users: data.reply_users as string[],
         last_reply_at: (data.last_reply_at as string | null) ?? null,
       });
-      if (root.deleted && root.reply_count === 0) delete conversation.messages[root.id];
+      if (root.deleted && root.reply_count === 0) {
+        delete conversation.messages[root.id];
+        delete state.threads[root.id];
+      }
       return [];
     }
     default:

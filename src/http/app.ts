@@ -17,6 +17,7 @@ import { registerReactionRoutes } from '../reactions/routes.js';
 import { registerReadRoutes } from '../reads/routes.js';
 import { registerPinRoutes } from '../pins/routes.js';
 import { registerSavedRoutes } from '../saved/routes.js';
+import { registerWebClient } from '../web/static.js';
 import type { Config } from '../platform/config.js';
 import type { AppContext } from '../platform/context.js';
 import { AppError } from '../platform/errors.js';
@@ -161,6 +162,7 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   registerAccountSecurityRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
+  await registerWebClient(app, ctx);
 
   await app.ready();
   const gateway = new Gateway(ctx, app.server);

@@ -70,6 +70,8 @@ export interface Config {
     /** Failure counts are forgotten this long after the first failure they count. */
     windowSeconds: number;
   };
+  /** Folder of the built web client, served at /; empty selects dist/web of the installation. */
+  webDir: string;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -121,6 +123,7 @@ const DEFAULTS: Config = {
     maxAccountDelaySeconds: 60,
     windowSeconds: 24 * 3600,
   },
+  webDir: '',
 };
 
 /** A partial config for tests: nested groups may be given in part. */
@@ -237,6 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConnectionsPerUser: integer('CHATTERBOX_WS_MAX_CONNECTIONS_PER_USER', DEFAULTS.ws.maxConnectionsPerUser, 1),
     },
     metrics: flag('CHATTERBOX_METRICS', DEFAULTS.metrics),
+    webDir: env.CHATTERBOX_WEB_DIR ? path.resolve(env.CHATTERBOX_WEB_DIR) : DEFAULTS.webDir,
     rateLimits: {
       loginPerAddressPerMinute: integer('CHATTERBOX_LOGIN_LIMIT_PER_ADDRESS', DEFAULTS.rateLimits.loginPerAddressPerMinute, 1),
       loginPerAccountPerMinute: integer('CHATTERBOX_LOGIN_LIMIT_PER_ACCOUNT', DEFAULTS.rateLimits.loginPerAccountPerMinute, 1),
