@@ -16,6 +16,7 @@ import { registerReactionRoutes } from '../reactions/routes.js';
 import { registerReadRoutes } from '../reads/routes.js';
 import { registerPinRoutes } from '../pins/routes.js';
 import { registerSavedRoutes } from '../saved/routes.js';
+import { registerFileRoutes } from '../files/routes.js';
 import type { Config } from '../platform/config.js';
 import type { AppContext } from '../platform/context.js';
 import { AppError } from '../platform/errors.js';
@@ -31,6 +32,7 @@ import { PUBLIC } from './schemas.js';
 import { registerJsonParser } from './body-parser.js';
 import { RateLimits } from './rate-limits.js';
 import { SessionCache } from '../accounts/session-cache.js';
+import { openFileServices } from '../files/services.js';
 import { createValidatorCompiler } from './validation.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -69,8 +71,10 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     rateLimits: new RateLimits(config.rateLimits, redisBus && { client: redisBus.client, keyPrefix: config.redisKeyPrefix }),
     sessionCache: new SessionCache(config.authCacheTtlMs),
     metrics,
+    files: openFileServices(config, storage.db, logger),
     now: () => Date.now(),
   };
+  ctx.files.sweeper.start();
 
   const app: App = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
@@ -141,6 +145,7 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   registerReadRoutes(app, ctx);
   registerPinRoutes(app, ctx);
   registerSavedRoutes(app, ctx);
+  registerFileRoutes(app, ctx);
 
   await app.ready();
   const gateway = new Gateway(ctx, app.server);
@@ -159,8 +164,18 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     async close() {
       const started = Date.now();
       await gateway.close();
-      await app.close();
+      // server.close() ends only the keep-alive connections that are idle when it is called. A
+      // response still streaming then (a file download) leaves its connection open for the
+      // keep-alive timeout (72 s by default in Fastify 5) after it ends, so idle connections are
+      // closed again until the server has stopped.
+      const idleSweep = setInterval(() => app.server.closeIdleConnections(), 100);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(idleSweep);
+      }
       await ctx.bus.close();
+      await ctx.files.close();
       await storage.close();
       logger.info({ component: 'server', durationMs: Date.now() - started }, 'stopped');
     },

@@ -6,6 +6,7 @@ import { EventWriter } from '../storage/streams.js';
 import type { RateLimits } from '../http/rate-limits.js';
 import type { SessionCache } from '../accounts/session-cache.js';
 import type { Metrics } from './metrics.js';
+import type { FileServices } from '../files/services.js';
 
 /** The configuration, storage, fan-out and logging that every action receives. */
 export interface AppContext {
@@ -17,6 +18,8 @@ export interface AppContext {
   sessionCache: SessionCache;
   /** Prometheus metrics of this node, exposed at /metrics unless config.metrics is false. */
   metrics: Metrics;
+  /** Blob store, encryption, upload staging and orphan sweep of shared files. */
+  files: FileServices;
   now: () => number;
 }
 

@@ -170,7 +170,7 @@ export class Connection {
       return;
     }
     postMessage(this.#ctx, this.auth, frame.conversation_id, frame.body, this.#address).then(
-      (result) => this.#send(JSON.stringify({ type: 'ack', id: frame.id, created: result.created, message: presentMessage(result.message) })),
+      (result) => this.#send(JSON.stringify({ type: 'ack', id: frame.id, created: result.created, message: { ...presentMessage(result.message), files: result.files } })),
       (error: unknown) => {
         const appError = error instanceof AppError ? error : new AppError('INTERNAL', 'Internal server error');
         if (appError.status >= 500) this.#log.error({ err: error }, 'posting over the socket failed');

@@ -201,8 +201,26 @@ export interface FileRow {
   width: number | null;
   height: number | null;
   thumbnail_key: string | null;
+  /** The thumbnail's own data key, wrapped like wrapped_key. */
+  thumbnail_wrapped_key: string | null;
+  thumbnail_master_key_id: string | null;
+  thumbnail_size: number | null;
   created_at: number;
   deleted_at: number | null;
+}
+
+/** A resumable upload in progress; its bytes are in the staging area under the same id. */
+export interface UploadRow {
+  id: string;
+  team_id: string;
+  conversation_id: string;
+  uploader_id: string;
+  name: string;
+  mime_type: string;
+  /** Declared length in bytes. */
+  size: number;
+  created_at: number;
+  expires_at: number;
 }
 
 export interface Database {
@@ -224,5 +242,6 @@ export interface Database {
   message_versions: MessageVersionRow;
   team_settings: TeamSettingsRow;
   files: FileRow;
+  uploads: UploadRow;
 }
 
