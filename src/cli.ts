@@ -1,18 +1,24 @@
 #!/usr/bin/env node
 import path from 'node:path';
 import { recordAudit } from './audit/log.js';
+import { rotateFileKey } from './files/rotate.js';
+import { createLogger } from './platform/logger.js';
 import { loadConfig } from './platform/config.js';
 import { openStorage } from './storage/database.js';
 import { DatabaseKeyError, rekeySqliteFile } from './storage/sqlite-encryption.js';
 import { MIN_DATABASE_KEY_CHARS } from './platform/security-config.js';
 
-const USAGE = `Usage: chatterbox db rekey
+const USAGE = `Usage: chatterbox <command>
 
-Changes the encryption key of the SQLite database in CHATTERBOX_DATA_DIR.
-Stop the server first. Keys are read from the environment, never from arguments:
-  CHATTERBOX_DB_KEY      the current key; empty for an unencrypted database
-  CHATTERBOX_DB_NEW_KEY  the new key; empty to decrypt the database
-Then start the server with CHATTERBOX_DB_KEY set to the new key.`;
+Commands:
+  db rekey          Change the encryption key of the SQLite database in CHATTERBOX_DATA_DIR.
+                    Stop the server first. Keys are read from the environment, never from arguments:
+                      CHATTERBOX_DB_KEY      the current key; empty for an unencrypted database
+                      CHATTERBOX_DB_NEW_KEY  the new key; empty to decrypt the database
+                    Then start the server with CHATTERBOX_DB_KEY set to the new key.
+  rotate-file-key   Re-wrap every file's data key under the current master key. With the
+                    generated key file, first add a new random key to it. Reads the same
+                    environment variables as the server.`;
 
 /** Rekeys the database, then opens it with the new key to prove it and to record the rotation in the audit log. */
 async function rekey(): Promise<void> {
@@ -40,6 +46,11 @@ async function main(args: string[]): Promise<number> {
   if (args[0] === 'db' && args[1] === 'rekey' && args.length === 2) {
     await rekey();
     return 0;
+  }
+  if (args[0] === 'rotate-file-key' && args.length === 1) {
+    const config = loadConfig();
+    const result = await rotateFileKey(config, createLogger(config.logLevel));
+    return result.failedKeys === 0 ? 0 : 1;
   }
   console.error(USAGE);
   return args.length === 0 || args[0] === '--help' ? 0 : 2;

@@ -47,6 +47,20 @@ export interface MessageView {
   };
   /** Grouped by emoji in code unit order; users in the order they reacted. */
   reactions: ReactionView[];
+  /** Attached files in the order posted; thumbnails arrive later through file.updated. */
+  files: FileAttachmentView[];
+}
+
+export interface FileAttachmentView {
+  id: string;
+  message_id: string | null;
+  name: string;
+  size: number;
+  mime_type: string;
+  width: number | null;
+  height: number | null;
+  url: string;
+  thumbnail_url: string | null;
 }
 
 export interface ReactionView {
@@ -165,6 +179,19 @@ export const pickMessage = (raw: Record<string, unknown>): MessageView => ({
     count: reaction.count,
     user_ids: [...reaction.user_ids],
   })),
+  files: ((raw.files as Array<Record<string, unknown>> | undefined) ?? []).map(pickFile),
+});
+
+const pickFile = (raw: Record<string, unknown>): FileAttachmentView => ({
+  id: raw.id as string,
+  message_id: (raw.message_id as string | null) ?? null,
+  name: raw.name as string,
+  size: raw.size as number,
+  mime_type: raw.mime_type as string,
+  width: (raw.width as number | null) ?? null,
+  height: (raw.height as number | null) ?? null,
+  url: raw.url as string,
+  thumbnail_url: (raw.thumbnail_url as string | null) ?? null,
 });
 
 export const pickThread = (raw: Record<string, unknown>): ThreadView => ({
@@ -275,8 +302,9 @@ function applyEventOnly(state: ClientState, frame: EventFrame): Effect[] {
     case 'message.edited': {
       const message = pickMessage(data.message as Record<string, unknown>);
       if (conversation === undefined) return [];
-      // Edit events leave reactions out: they are unchanged.
+      // Edit events leave reactions and files out: they are unchanged.
       message.reactions = conversation.messages[message.id]?.reactions ?? [];
+      message.files = conversation.messages[message.id]?.files ?? [];
       conversation.messages[message.id] = message;
       return [];
     }
@@ -284,11 +312,12 @@ function applyEventOnly(state: ClientState, frame: EventFrame): Effect[] {
       const messageId = data.message_id as string;
       const message = conversation?.messages[messageId];
       if (conversation === undefined) return [];
-      // The server drops reactions, pins and saved items of a deleted message, also of one this client does not hold.
+      // The server drops reactions, files, pins and saved items of a deleted message, also of one this client does not hold.
       conversation.pins = conversation.pins.filter((pin) => pin.message_id !== messageId);
       delete state.saved[messageId];
       if (message === undefined) return [];
       message.reactions = [];
+      message.files = [];
       // A deleted root stays as a placeholder while it has replies.
       if (message.reply_count > 0) {
         Object.assign(message, { deleted: true, text: '', entities: { mentions: [], links: [] } });
@@ -333,7 +362,7 @@ function markOwnPostRead(state: ClientState, conversation: ConversationState, me
   if (thread !== undefined) thread.last_read_seq = Math.max(thread.last_read_seq, message.seq);
 }
 
-/** Reactions, pins, read positions, follows, saved items and team settings. */
+/** Reactions, pins, read positions, follows, saved items, team settings and file changes. */
 function applyFeatureEvent(state: ClientState, frame: EventFrame, team: TeamState | undefined, conversation: ConversationState | undefined): Effect[] {
   const data = frame.data;
   switch (frame.event) {
@@ -403,6 +432,17 @@ function applyFeatureEvent(state: ClientState, frame: EventFrame, team: TeamStat
     case 'mention.not_in_channel':
       // A notice for the author to show; it changes no state.
       return [];
+    case 'file.updated': {
+      const file = pickFile(data.file as Record<string, unknown>);
+      const message = file.message_id === null ? undefined : conversation?.messages[file.message_id];
+      if (message !== undefined) message.files = message.files.map((existing) => (existing.id === file.id ? file : existing));
+      return [];
+    }
+    case 'file.deleted': {
+      const message = conversation?.messages[data.message_id as string];
+      if (message !== undefined) message.files = message.files.filter((file) => file.id !== data.file_id);
+      return [];
+    }
     default:
       return [];
   }

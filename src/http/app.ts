@@ -18,6 +18,7 @@ import { registerReadRoutes } from '../reads/routes.js';
 import { registerPinRoutes } from '../pins/routes.js';
 import { registerSavedRoutes } from '../saved/routes.js';
 import { registerWebClient } from '../web/static.js';
+import { registerFileRoutes } from '../files/routes.js';
 import type { Config } from '../platform/config.js';
 import type { AppContext } from '../platform/context.js';
 import { AppError } from '../platform/errors.js';
@@ -33,6 +34,7 @@ import { PUBLIC } from './schemas.js';
 import { registerJsonParser } from './body-parser.js';
 import { RateLimits } from './rate-limits.js';
 import { SessionCache } from '../accounts/session-cache.js';
+import { openFileServices } from '../files/services.js';
 import { createValidatorCompiler } from './validation.js';
 import { LoginThrottle } from '../accounts/login-throttle.js';
 import { registerAccountSecurityRoutes } from '../accounts/security-routes.js';
@@ -83,8 +85,10 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     loginThrottle: new LoginThrottle(config.loginThrottle, rateLimitStore),
     sessionCache: new SessionCache(config.authCacheTtlMs),
     metrics,
+    files: openFileServices(config, storage.db, logger),
     now: () => Date.now(),
   };
+  ctx.files.sweeper.start();
 
   const tlsEnabled = config.tls.certFile !== '';
   // With a certificate configured, the one server speaks HTTPS and WSS and nothing else.
@@ -163,6 +167,7 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   registerAdminRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   await registerWebClient(app, ctx);
+  registerFileRoutes(app, ctx);
 
   await app.ready();
   const gateway = new Gateway(ctx, app.server);
@@ -184,8 +189,18 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
       const started = Date.now();
       certificates?.close();
       await gateway.close();
-      await app.close();
+      // server.close() ends only the keep-alive connections that are idle when it is called. A
+      // response still streaming then (a file download) leaves its connection open for the
+      // keep-alive timeout (72 s by default in Fastify 5) after it ends, so idle connections are
+      // closed again until the server has stopped.
+      const idleSweep = setInterval(() => app.server.closeIdleConnections(), 100);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(idleSweep);
+      }
       await ctx.bus.close();
+      await ctx.files.close();
       await storage.close();
       logger.info({ component: 'server', durationMs: Date.now() - started }, 'stopped');
     },

@@ -17,11 +17,17 @@ import { followMentionedMembers, recordPostReads } from '../reads/post-hooks.js'
 import { checkChangeWindow, findTeamSettings } from '../teams/settings.js';
 import { forgetMessageExtras } from './cleanup.js';
 import { recordVersion } from './versions.js';
+import { claimMessageFiles, deleteMessageFiles, removeBlobs } from '../files/actions.js';
+import { presentFile, presentFilesOfMessages } from '../files/present.js';
+import type { FileView } from '../files/schemas.js';
+import { thumbnailQueueOf } from '../files/thumbnails.js';
 
 export interface PostResult {
   message: MessageRow;
   /** False when a retry with a known client_msg_id returned the first message. */
   created: boolean;
+  /** The message's attached files, in the order posted. */
+  files: FileView[];
 }
 
 /**
@@ -36,7 +42,9 @@ export async function postMessage(
   body: PostMessageBody,
   address: string,
 ): Promise<PostResult> {
-  const text = checkMessageText(body.text, ctx.config.maxMessageChars);
+  const fileIds = body.file_ids ?? [];
+  // A message that carries files may have no text.
+  const text = fileIds.length > 0 && body.text.trim() === '' ? '' : checkMessageText(body.text, ctx.config.maxMessageChars);
   await ctx.rateLimits.consume([
     ['postPerUser', auth.user.id],
     ['postPerAddress', address],
@@ -45,27 +53,35 @@ export async function postMessage(
 
   if (body.client_msg_id !== undefined) {
     const earlier = await findRetried(ctx, auth, conversationId, body.client_msg_id);
-    if (earlier !== undefined) return { message: earlier, created: false };
+    if (earlier !== undefined) return retried(ctx, earlier);
   }
 
   try {
-    const message = await commitWithEvents(ctx, async (tx, events, now) => {
+    const { message, files } = await commitWithEvents(ctx, async (tx, events, now) => {
       const access = await accessConversation(tx, conversationId, auth.user.id, 'write');
       const root = body.thread_root_id === undefined ? undefined : await findThreadRoot(tx, conversationId, body.thread_root_id);
       const mentions = await resolveMentions(tx, access, auth.user.id, parsed);
       const entities = JSON.stringify(mentions.entities);
-      const message = await insertMessage(tx, events, { conversationId, authorId: auth.user.id, text, entities, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id }, now);
+      const id = newId();
+      const files = (await claimMessageFiles(tx, { fileIds, messageId: id, conversationId, uploaderId: auth.user.id })).map(presentFile);
+      const message = await insertMessage(tx, events, { id, conversationId, authorId: auth.user.id, text, entities, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id, files }, now);
       await recordMentions(tx, events, message, mentions, { replacing: false });
       await recordPostReads(tx, events, message, root, mentions.memberIds, now);
-      return message;
+      return { message, files };
     });
-    return { message, created: true };
+    thumbnailQueueOf(ctx).enqueueAll(files);
+    return { message, created: true, files };
   } catch (error) {
     if (body.client_msg_id === undefined || !ctx.storage.dialect.isUniqueViolation(error)) throw error;
     const earlier = await findRetried(ctx, auth, conversationId, body.client_msg_id);
     if (earlier === undefined) throw error;
-    return { message: earlier, created: false };
+    return retried(ctx, earlier);
   }
+}
+
+async function retried(ctx: AppContext, message: MessageRow): Promise<PostResult> {
+  const files = await presentFilesOfMessages(ctx.storage.db, [message.id]);
+  return { message, created: false, files: files.get(message.id) ?? [] };
 }
 
 async function findRetried(ctx: AppContext, auth: Auth, conversationId: string, clientMsgId: string): Promise<MessageRow | undefined> {
@@ -90,6 +106,7 @@ async function findThreadRoot(tx: Tx, conversationId: string, messageId: string)
 }
 
 interface NewMessage {
+  id: string;
   conversationId: string;
   authorId: string;
   text: string;
@@ -98,13 +115,15 @@ interface NewMessage {
   root: MessageRow | undefined;
   alsoInChannel: boolean;
   clientMsgId: string | undefined;
+  /** Files claimed for the message in the same transaction. */
+  files: FileView[];
 }
 
 async function insertMessage(tx: Tx, events: EventWriter, input: NewMessage, now: number): Promise<MessageRow> {
   let message: MessageRow | undefined;
   await events.append(conversationStream(input.conversationId), 'message.posted', async (seq) => {
     message = {
-      id: newId(),
+      id: input.id,
       conversation_id: input.conversationId,
       seq,
       author_id: input.authorId,
@@ -121,7 +140,7 @@ async function insertMessage(tx: Tx, events: EventWriter, input: NewMessage, now
       entities: input.entities,
     };
     await tx.insertInto('messages').values(message).execute();
-    return { message: presentMessage(message) };
+    return { message: { ...presentMessage(message), files: input.files } };
   });
   if (message === undefined) throw new Error('message.posted event was not written');
 
@@ -206,7 +225,7 @@ export async function editMessage(ctx: AppContext, auth: Auth, messageId: string
  * keeps its replies readable.
  */
 export async function deleteMessage(ctx: AppContext, auth: Auth, messageId: string): Promise<void> {
-  await commitWithEvents(ctx, async (tx, events, now) => {
+  const blobs = await commitWithEvents(ctx, async (tx, events, now) => {
     const { message, access } = await accessMessage(tx, auth.user.id, messageId);
     if (message.deleted_at !== null) throw new AppError('MESSAGE_NOT_FOUND', 'Message not found');
     if (message.author_id !== auth.user.id && !isTeamAdmin(access.teamMembership.role)) {
@@ -221,6 +240,7 @@ export async function deleteMessage(ctx: AppContext, auth: Auth, messageId: stri
 
     await tx.updateTable('messages').set({ text: '', deleted_at: now }).where('id', '=', messageId).execute();
     await forgetMessageExtras(tx, messageId);
+    const blobs = await deleteMessageFiles(tx, messageId);
     await events.append(conversationStream(message.conversation_id), 'message.deleted', {
       message_id: message.id,
       thread_root_id: message.root_id,
@@ -236,5 +256,8 @@ export async function deleteMessage(ctx: AppContext, auth: Auth, messageId: stri
         .executeTakeFirstOrThrow();
       await appendThreadUpdated(events, root);
     }
+    return blobs;
   });
+  // Blobs go after the commit: a rollback must not lose the files of a message that stays.
+  await removeBlobs(ctx, blobs);
 }

@@ -3,12 +3,14 @@ import { groupReactions } from '../reactions/schemas.js';
 import type { Db } from '../storage/database.js';
 import type { MessageRow } from '../storage/schema.js';
 import { presentMessage, type Message } from './schemas.js';
+import { presentFilesOfMessages } from '../files/present.js';
 
-/** Presents messages for an HTTP response, with their reactions (a deleted message has none). */
+/** Presents messages for an HTTP response, with their reactions and files (a deleted message has neither). */
 export async function presentMessages(db: Db, rows: readonly MessageRow[]): Promise<Message[]> {
   const live = rows.filter((row) => row.deleted_at === null).map((row) => row.id);
   const reactions = groupReactions(await listReactionsOf(db, live));
-  return rows.map((row) => ({ ...presentMessage(row), reactions: reactions.get(row.id) ?? [] }));
+  const files = await presentFilesOfMessages(db, live);
+  return rows.map((row) => ({ ...presentMessage(row), reactions: reactions.get(row.id) ?? [], files: files.get(row.id) ?? [] }));
 }
 
 export async function presentOneMessage(db: Db, row: MessageRow): Promise<Message> {

@@ -19,7 +19,7 @@ export function registerMessageRoutes(app: App, ctx: AppContext): void {
     async (request, reply) => {
       const result = await postMessage(ctx, callerOf(request), request.params.conversationId, request.body, request.ip);
       // A new message has no reactions yet; a retry returns the first message as it is now.
-      const view = result.created ? { ...presentMessage(result.message), reactions: [] } : await presentOneMessage(ctx.storage.db, result.message);
+      const view = result.created ? { ...presentMessage(result.message), reactions: [], files: result.files } : await presentOneMessage(ctx.storage.db, result.message);
       return reply.status(result.created ? 201 : 200).send(view);
     },
   );

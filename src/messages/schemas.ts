@@ -3,15 +3,17 @@ import { Id, Strict, toIso } from '../http/schemas.js';
 import type { MessageRow } from '../storage/schema.js';
 import { entitiesOf } from '../mentions/entities.js';
 import { Reaction } from '../reactions/schemas.js';
+import { FileIds, FileView } from '../files/schemas.js';
 
 export const PostMessageBody = Type.Object(
   {
-    text: Type.String({ description: 'Markdown source, at most 40,000 characters by default' }),
+    text: Type.String({ description: 'Markdown source, at most 40,000 characters by default; may be empty when file_ids is given' }),
     client_msg_id: Type.Optional(
       Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$', description: 'Idempotency key chosen by the client' }),
     ),
     thread_root_id: Type.Optional(Id),
     also_in_channel: Type.Optional(Type.Boolean({ description: 'Also show a thread reply in the channel' })),
+    file_ids: Type.Optional(FileIds),
   },
   { additionalProperties: false },
 );
@@ -73,6 +75,7 @@ export const Message = Type.Object({
   client_msg_id: Type.Union([Type.String(), Type.Null()]),
   entities: MessageEntities,
   reactions: Type.Optional(Type.Array(Reaction, { description: 'Left out of real-time events' })),
+  files: Type.Optional(Type.Array(FileView, { description: 'Attached files, in the order posted; left out of message.edited events, which do not change them' })),
 });
 export type Message = Static<typeof Message>;
 

@@ -72,6 +72,37 @@ export interface Config {
   };
   /** Folder of the built web client, served at /; empty selects dist/web of the installation. */
   webDir: string;
+  files: FilesConfig;
+}
+
+/** Where shared files are stored and how they are encrypted. */
+export interface FilesConfig {
+  /** `local` keeps blobs under dataDir/files; `s3` keeps them in an S3-compatible bucket. */
+  store: 'local' | 's3';
+  s3: {
+    bucket: string;
+    region: string;
+    /** Endpoint URL of MinIO or another S3-compatible server; empty uses AWS. */
+    endpoint: string;
+    /** Empty uses the AWS default credential chain. */
+    accessKeyId: string;
+    secretAccessKey: string;
+    forcePathStyle: boolean;
+  };
+  /** Base64 of the 32-byte master key; empty uses dataDir/file-master.key, generated on first start. */
+  masterKey: string;
+  /** Earlier master keys, base64, kept to read files until rotate-file-key re-wrapped them. */
+  previousMasterKeys: string[];
+  /** Largest file a user may upload. */
+  maxFileBytes: number;
+  /** Time between orphan sweeps; the first sweep runs at start. 0 turns sweeping off. */
+  sweepIntervalMs: number;
+  /** Age a blob without a files row, or a stale staging area, must reach before the sweep deletes it. */
+  orphanGraceMs: number;
+  /** Time a resumable upload may take from creation to its last byte; after it the upload expires. */
+  uploadExpiryMs: number;
+  /** Largest image that gets a thumbnail; the thumbnailer keeps the whole image in memory while it works. */
+  thumbnailMaxInputBytes: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -124,14 +155,27 @@ const DEFAULTS: Config = {
     windowSeconds: 24 * 3600,
   },
   webDir: '',
+  files: {
+    store: 'local',
+    s3: { bucket: '', region: 'us-east-1', endpoint: '', accessKeyId: '', secretAccessKey: '', forcePathStyle: false },
+    masterKey: '',
+    previousMasterKeys: [],
+    maxFileBytes: 1024 * 1024 * 1024,
+    sweepIntervalMs: 3600 * 1000,
+    // Far longer than the seconds between an upload's last write and its row insert, so an upload in flight is not swept.
+    orphanGraceMs: 3600 * 1000,
+    uploadExpiryMs: 24 * 3600 * 1000,
+    thumbnailMaxInputBytes: 50 * 1024 * 1024,
+  },
 };
 
 /** A partial config for tests: nested groups may be given in part. */
-export type ConfigOverrides = Partial<Omit<Config, 'ws' | 'rateLimits' | 'tls' | 'loginThrottle'>> & {
+export type ConfigOverrides = Partial<Omit<Config, 'ws' | 'rateLimits' | 'tls' | 'loginThrottle' | 'files'>> & {
   ws?: Partial<Config['ws']>;
   rateLimits?: Partial<Config['rateLimits']>;
   tls?: Partial<Config['tls']>;
   loginThrottle?: Partial<Config['loginThrottle']>;
+  files?: Partial<Omit<FilesConfig, 's3'>> & { s3?: Partial<FilesConfig['s3']> };
 };
 
 /** Merges overrides onto the defaults. */
@@ -143,6 +187,11 @@ export function buildConfig(overrides: ConfigOverrides = {}): Config {
     rateLimits: { ...DEFAULTS.rateLimits, ...overrides.rateLimits },
     tls: { ...DEFAULTS.tls, ...overrides.tls },
     loginThrottle: { ...DEFAULTS.loginThrottle, ...overrides.loginThrottle },
+    files: {
+      ...DEFAULTS.files,
+      ...overrides.files,
+      s3: { ...DEFAULTS.files.s3, ...overrides.files?.s3 },
+    },
   };
 }
 
@@ -214,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   const security = readSecuritySettings(env, problems);
+  const files = readFilesConfig(env, problems, integer, flag);
 
   const config = buildConfig({
     ...security,
@@ -252,10 +302,69 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       freeFailuresPerAccountAddress: integer('CHATTERBOX_LOGIN_FREE_FAILURES', DEFAULTS.loginThrottle.freeFailuresPerAccountAddress, 1),
       maxDelaySeconds: integer('CHATTERBOX_LOGIN_MAX_DELAY_SECONDS', DEFAULTS.loginThrottle.maxDelaySeconds, 1),
     },
+    files,
   });
 
   if (problems.length > 0) {
     throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   return config;
+}
+
+const BASE64_KEY = /^[A-Za-z0-9+/]{43}=$/;
+
+/** Reads the CHATTERBOX_FILE_* and CHATTERBOX_S3_* variables, adding every problem to the list. */
+function readFilesConfig(
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+  integer: (name: string, fallback: number, min: number) => number,
+  flag: (name: string, fallback: boolean) => boolean,
+): FilesConfig {
+  const defaults = DEFAULTS.files;
+  const store = env.CHATTERBOX_FILE_STORE || defaults.store;
+  if (store !== 'local' && store !== 's3') problems.push(`CHATTERBOX_FILE_STORE must be local or s3, got "${store}"`);
+
+  const s3 = {
+    bucket: env.CHATTERBOX_S3_BUCKET ?? '',
+    region: env.CHATTERBOX_S3_REGION || defaults.s3.region,
+    endpoint: env.CHATTERBOX_S3_ENDPOINT ?? '',
+    accessKeyId: env.CHATTERBOX_S3_ACCESS_KEY_ID ?? '',
+    secretAccessKey: env.CHATTERBOX_S3_SECRET_ACCESS_KEY ?? '',
+    forcePathStyle: flag('CHATTERBOX_S3_FORCE_PATH_STYLE', defaults.s3.forcePathStyle),
+  };
+  if (store === 's3' && s3.bucket === '') problems.push('CHATTERBOX_S3_BUCKET is required when CHATTERBOX_FILE_STORE is s3');
+  if (s3.endpoint !== '' && !/^https?:\/\/[^/]+\/?$/.test(s3.endpoint)) {
+    problems.push(`CHATTERBOX_S3_ENDPOINT must look like https://host[:port], got "${s3.endpoint}"`);
+  }
+  if ((s3.accessKeyId === '') !== (s3.secretAccessKey === '')) {
+    problems.push('CHATTERBOX_S3_ACCESS_KEY_ID and CHATTERBOX_S3_SECRET_ACCESS_KEY must be set together');
+  }
+
+  // Key values never appear in a problem message.
+  const masterKey = (env.CHATTERBOX_FILE_KEY ?? '').trim();
+  if (masterKey !== '' && !BASE64_KEY.test(masterKey)) {
+    problems.push('CHATTERBOX_FILE_KEY must be 32 bytes in base64 (44 characters, such as the output of "openssl rand -base64 32")');
+  }
+  const previousMasterKeys = (env.CHATTERBOX_FILE_PREVIOUS_KEYS ?? '')
+    .split(',')
+    .map((key) => key.trim())
+    .filter((key) => key !== '');
+  previousMasterKeys.forEach((key, index) => {
+    if (!BASE64_KEY.test(key)) problems.push(`CHATTERBOX_FILE_PREVIOUS_KEYS entry ${index + 1} must be 32 bytes in base64`);
+  });
+  if (previousMasterKeys.length > 0 && masterKey === '') {
+    problems.push('CHATTERBOX_FILE_PREVIOUS_KEYS needs CHATTERBOX_FILE_KEY; with the generated key file, rotate-file-key keeps previous keys in that file');
+  }
+
+  return {
+    store: store === 's3' ? 's3' : 'local',
+    s3,
+    masterKey,
+    previousMasterKeys,
+    maxFileBytes: integer('CHATTERBOX_MAX_FILE_BYTES', defaults.maxFileBytes, 0),
+    sweepIntervalMs: integer('CHATTERBOX_FILE_SWEEP_INTERVAL_MS', defaults.sweepIntervalMs, 0),
+    orphanGraceMs: integer('CHATTERBOX_FILE_ORPHAN_GRACE_MS', defaults.orphanGraceMs, 60_000),
+    uploadExpiryMs: integer('CHATTERBOX_UPLOAD_EXPIRY_MS', defaults.uploadExpiryMs, 60_000),
+    thumbnailMaxInputBytes: integer('CHATTERBOX_THUMBNAIL_MAX_BYTES', defaults.thumbnailMaxInputBytes, 0),
+  };
 }

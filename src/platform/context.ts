@@ -7,6 +7,7 @@ import type { RateLimits } from '../http/rate-limits.js';
 import type { SessionCache } from '../accounts/session-cache.js';
 import type { LoginThrottle } from '../accounts/login-throttle.js';
 import type { Metrics } from './metrics.js';
+import type { FileServices } from '../files/services.js';
 
 /** The configuration, storage, fan-out and logging that every action receives. */
 export interface AppContext {
@@ -20,6 +21,8 @@ export interface AppContext {
   loginThrottle: LoginThrottle;
   /** Prometheus metrics of this node, exposed at /metrics unless config.metrics is false. */
   metrics: Metrics;
+  /** Blob store, encryption, upload staging and orphan sweep of shared files. */
+  files: FileServices;
   now: () => number;
 }
 

@@ -172,7 +172,7 @@ export class Connection {
       return;
     }
     postMessage(this.#ctx, this.auth, frame.conversation_id, frame.body, this.#address).then(
-      (result) => this.#send(JSON.stringify({ type: 'ack', id: frame.id, created: result.created, message: presentMessage(result.message) })),
+      (result) => this.#send(JSON.stringify({ type: 'ack', id: frame.id, created: result.created, message: { ...presentMessage(result.message), files: result.files } })),
       (error: unknown) => {
         const appError =
           error instanceof AppError ? error : isStorageUnavailable(error) ? storageUnavailableError() : new AppError('INTERNAL', 'Internal server error');

@@ -47,6 +47,8 @@ export const EVENT_TYPES = [
   'message.unsaved',
   'mention.not_in_channel',
   'team.settings_updated',
+  'file.updated',
+  'file.deleted',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -213,6 +213,10 @@ export interface FileRow {
   width: number | null;
   height: number | null;
   thumbnail_key: string | null;
+  /** The thumbnail's own data key, wrapped like wrapped_key. */
+  thumbnail_wrapped_key: string | null;
+  thumbnail_master_key_id: string | null;
+  thumbnail_size: number | null;
   created_at: number;
   deleted_at: number | null;
 }
@@ -250,6 +254,20 @@ export interface AuditLogRow {
   details: string;
 }
 
+/** A resumable upload in progress; its bytes are in the staging area under the same id. */
+export interface UploadRow {
+  id: string;
+  team_id: string;
+  conversation_id: string;
+  uploader_id: string;
+  name: string;
+  mime_type: string;
+  /** Declared length in bytes. */
+  size: number;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Database {
   users: UserRow;
   sessions: SessionRow;
@@ -272,5 +290,6 @@ export interface Database {
   recovery_codes: RecoveryCodeRow;
   login_challenges: LoginChallengeRow;
   audit_log: AuditLogRow;
+  uploads: UploadRow;
 }
 

@@ -29,6 +29,7 @@ function message(seq: number, overrides: Partial<MessageView> = {}): MessageView
     deleted: false,
     entities: { mentions: [], links: [] },
     reactions: [],
+    files: [],
     ...overrides,
   };
 }

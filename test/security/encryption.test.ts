@@ -39,7 +39,11 @@ async function startSqlite(dataDir: string, databaseKey: string): Promise<{ serv
 
 /** Returns the canaries found in any file of the data folder: the database, its WAL and shared memory. */
 function findCanaries(dataDir: string, canaries: string[]): string[] {
-  const contents = fs.readdirSync(dataDir).map((name) => fs.readFileSync(path.join(dataDir, name)));
+  // Every file under the folder, the file store and the key files included.
+  const contents = (fs.readdirSync(dataDir, { recursive: true }) as string[])
+    .map((name) => path.join(dataDir, name))
+    .filter((file) => fs.statSync(file).isFile())
+    .map((file) => fs.readFileSync(file));
   return canaries.filter((canary) => contents.some((bytes) => bytes.includes(canary)));
 }
 
