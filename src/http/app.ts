@@ -16,6 +16,7 @@ import { registerReactionRoutes } from '../reactions/routes.js';
 import { registerReadRoutes } from '../reads/routes.js';
 import { registerPinRoutes } from '../pins/routes.js';
 import { registerSavedRoutes } from '../saved/routes.js';
+import { registerSearchRoutes } from '../search/routes.js';
 import type { Config } from '../platform/config.js';
 import type { AppContext } from '../platform/context.js';
 import { AppError } from '../platform/errors.js';
@@ -141,6 +142,7 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   registerReadRoutes(app, ctx);
   registerPinRoutes(app, ctx);
   registerSavedRoutes(app, ctx);
+  registerSearchRoutes(app, ctx);
 
   await app.ready();
   const gateway = new Gateway(ctx, app.server);

@@ -17,6 +17,7 @@ import { followMentionedMembers, recordPostReads } from '../reads/post-hooks.js'
 import { checkChangeWindow, findTeamSettings } from '../teams/settings.js';
 import { forgetMessageExtras } from './cleanup.js';
 import { recordVersion } from './versions.js';
+import { indexMessage } from '../search/indexing.js';
 
 export interface PostResult {
   message: MessageRow;
@@ -57,6 +58,7 @@ export async function postMessage(
       const message = await insertMessage(tx, events, { conversationId, authorId: auth.user.id, text, entities, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id }, now);
       await recordMentions(tx, events, message, mentions, { replacing: false });
       await recordPostReads(tx, events, message, root, mentions.memberIds, now);
+      await indexMessage(ctx, tx, message);
       return message;
     });
     return { message, created: true };
@@ -191,6 +193,7 @@ export async function editMessage(ctx: AppContext, auth: Auth, messageId: string
       .returningAll()
       .executeTakeFirstOrThrow();
     await recordMentions(tx, events, updated, mentions, { replacing: true });
+    await indexMessage(ctx, tx, updated);
     if (updated.root_id !== null) {
       const root = await findMessage(tx, updated.root_id);
       if (root !== undefined) await followMentionedMembers(tx, events, root, mentions.memberIds, now);

@@ -205,6 +205,23 @@ export interface FileRow {
   deleted_at: number | null;
 }
 
+/**
+ * A message or a shared file in the search index. The indexed terms live in
+ * the engine's own structure (an FTS5 table on SQLite, a tsvector column on
+ * PostgreSQL; see src/search/). `doc_id` orders documents by indexing time.
+ */
+export interface SearchDocumentRow {
+  doc_id: Generated<number>;
+  message_id: string | null;
+  file_id: string | null;
+  conversation_id: string;
+  /** The message's author or the file's uploader. */
+  author_id: string;
+  created_at: number;
+  /** 1 when the message has a link entity. */
+  has_link: number;
+}
+
 export interface Database {
   users: UserRow;
   sessions: SessionRow;
@@ -224,5 +241,6 @@ export interface Database {
   message_versions: MessageVersionRow;
   team_settings: TeamSettingsRow;
   files: FileRow;
+  search_documents: SearchDocumentRow;
 }
 
