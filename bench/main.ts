@@ -1,7 +1,7 @@
 /**
  * Runs the ChatterBox benchmarks against their raw baselines on 127.0.0.1.
  *
- *   node dist/bench/main.js [all|delivery|storage|history|connections|mix|files ...] [--smoke]
+ *   node dist/bench/main.js [all|delivery|storage|history|connections|mix|files|search ...] [--smoke]
  *
  * BENCH_SMOKE=1 or --smoke runs every scenario briefly to check the code
  * still works; its figures are not results. docs/benchmarks.md has the method.
@@ -14,8 +14,9 @@ import { runMix } from './mix.js';
 import { canPin, pinSelfToClientCore } from './lib/proc.js';
 import { printSummary, progress, runSettings } from './lib/report.js';
 import { runHistory, runStorage } from './storage.js';
+import { runSearchBench } from './search.js';
 
-const SCENARIOS = ['delivery', 'storage', 'history', 'connections', 'mix', 'files'] as const;
+const SCENARIOS = ['delivery', 'storage', 'history', 'connections', 'mix', 'files', 'search'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 function parseArguments(argv: readonly string[]): { scenarios: Scenario[]; smoke: boolean } {
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
     if (scenario === 'connections') await runConnections(settings, smoke ? [500] : [5000, 15000]);
     if (scenario === 'mix') await runMix(settings);
     if (scenario === 'files') await runFiles(settings);
+    if (scenario === 'search') await runSearchBench(settings);
   }
   printSummary(`${smoke ? 'smoke' : 'bench'}-${scenarios.join('-')}`);
   console.log(`Finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -23,6 +23,7 @@ import {
   type FileBlobs,
 } from './queries.js';
 import type { FileListQuery, FileView } from './schemas.js';
+import { unindexFile } from '../search/indexing.js';
 import type { StoredBlob } from './vault.js';
 
 /** Label of the secret that signs download links, derived from the master key. */
@@ -159,7 +160,9 @@ export async function claimMessageFiles(
 }
 
 /** Deletes the rows of a message's files inside the message's delete transaction; returns their blobs for removeBlobs. */
-export function deleteMessageFiles(tx: Tx, messageId: string): Promise<FileBlobs[]> {
+export async function deleteMessageFiles(tx: Tx, messageId: string): Promise<FileBlobs[]> {
+  const files = await tx.selectFrom('files').select('id').where('message_id', '=', messageId).execute();
+  for (const file of files) await unindexFile(tx, file.id);
   return deleteFilesOfMessage(tx, messageId);
 }
 
@@ -196,6 +199,7 @@ export async function deleteFile(ctx: AppContext, auth: Auth, fileId: string): P
 
     const row = await deleteFileRow(tx, fileId);
     if (row === undefined) throw new AppError('FILE_NOT_FOUND', 'File not found');
+    await unindexFile(tx, row.id);
     if (row.message_id !== null) {
       await events.append(conversationStream(row.conversation_id), 'file.deleted', { file_id: row.id, message_id: row.message_id });
     }

@@ -19,6 +19,7 @@ import { registerPinRoutes } from '../pins/routes.js';
 import { registerSavedRoutes } from '../saved/routes.js';
 import { registerWebClient } from '../web/static.js';
 import { registerFileRoutes } from '../files/routes.js';
+import { registerSearchRoutes } from '../search/routes.js';
 import type { Config } from '../platform/config.js';
 import type { AppContext } from '../platform/context.js';
 import { AppError } from '../platform/errors.js';
@@ -168,6 +169,7 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   registerAuditRoutes(app, ctx);
   await registerWebClient(app, ctx);
   registerFileRoutes(app, ctx);
+  registerSearchRoutes(app, ctx);
 
   await app.ready();
   const gateway = new Gateway(ctx, app.server);

@@ -21,6 +21,7 @@ import { claimMessageFiles, deleteMessageFiles, removeBlobs } from '../files/act
 import { presentFile, presentFilesOfMessages } from '../files/present.js';
 import type { FileView } from '../files/schemas.js';
 import { thumbnailQueueOf } from '../files/thumbnails.js';
+import { indexFile, indexMessage } from '../search/indexing.js';
 
 export interface PostResult {
   message: MessageRow;
@@ -63,10 +64,13 @@ export async function postMessage(
       const mentions = await resolveMentions(tx, access, auth.user.id, parsed);
       const entities = JSON.stringify(mentions.entities);
       const id = newId();
-      const files = (await claimMessageFiles(tx, { fileIds, messageId: id, conversationId, uploaderId: auth.user.id })).map(presentFile);
+      const claimed = await claimMessageFiles(tx, { fileIds, messageId: id, conversationId, uploaderId: auth.user.id });
+      for (const file of claimed) await indexFile(ctx, tx, file);
+      const files = claimed.map(presentFile);
       const message = await insertMessage(tx, events, { id, conversationId, authorId: auth.user.id, text, entities, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id, files }, now);
       await recordMentions(tx, events, message, mentions, { replacing: false });
       await recordPostReads(tx, events, message, root, mentions.memberIds, now);
+      await indexMessage(ctx, tx, message);
       return { message, files };
     });
     thumbnailQueueOf(ctx).enqueueAll(files);
@@ -210,6 +214,7 @@ export async function editMessage(ctx: AppContext, auth: Auth, messageId: string
       .returningAll()
       .executeTakeFirstOrThrow();
     await recordMentions(tx, events, updated, mentions, { replacing: true });
+    await indexMessage(ctx, tx, updated);
     if (updated.root_id !== null) {
       const root = await findMessage(tx, updated.root_id);
       if (root !== undefined) await followMentionedMembers(tx, events, root, mentions.memberIds, now);

@@ -7,6 +7,7 @@ import { createPostgresDialect } from './dialects/postgres.js';
 import * as core from './migrations/001-core.js';
 import * as conversationFeatures from './migrations/002-conversation-features.js';
 import * as files from './migrations/003-files.js';
+import { searchMigration } from './migrations/004-search.js';
 import * as security from './migrations/006-security.js';
 import { CommitGroup } from './commit-group.js';
 import type { Logger } from '../platform/logger.js';
@@ -23,16 +24,16 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-const MIGRATIONS: Record<string, Migration> = {
-  '001-core': core,
-  '002-conversation-features': conversationFeatures,
-  '003-files': files,
-  '006-security': security,
-};
-
-const provider: MigrationProvider = {
-  getMigrations: async () => MIGRATIONS,
-};
+/** Migrations in order of their names; those whose tables differ by engine get the engine's name. */
+function migrationsFor(dialect: StorageDialect['name']): Record<string, Migration> {
+  return {
+    '001-core': core,
+    '002-conversation-features': conversationFeatures,
+    '003-files': files,
+    '004-search': searchMigration(dialect),
+    '006-security': security,
+  };
+}
 
 export interface StorageOptions {
   dataDir: string;
@@ -58,6 +59,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     : createSqliteDialect(path.join(options.dataDir, 'chatterbox.db'), options.databaseKey);
   const db = new Kysely<Database>({ dialect: dialect.createKyselyDialect() });
 
+  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(dialect.name) };
   // Kysely looks for its migration tables in every schema unless given ours.
   const migrator = new Migrator({ db, provider, ...(options.databaseSchema && { migrationTableSchema: options.databaseSchema }) });
   const { error, results } = await migrator.migrateToLatest();

@@ -268,6 +268,23 @@ export interface UploadRow {
   expires_at: number;
 }
 
+/**
+ * A message or a shared file in the search index. The indexed terms live in
+ * the engine's own structure (an FTS5 table on SQLite, a tsvector column on
+ * PostgreSQL; see src/search/). `doc_id` orders documents by indexing time.
+ */
+export interface SearchDocumentRow {
+  doc_id: Generated<number>;
+  message_id: string | null;
+  file_id: string | null;
+  conversation_id: string;
+  /** The message's author or the file's uploader. */
+  author_id: string;
+  created_at: number;
+  /** 1 when the message has a link entity. */
+  has_link: number;
+}
+
 export interface Database {
   users: UserRow;
   sessions: SessionRow;
@@ -291,5 +308,6 @@ export interface Database {
   login_challenges: LoginChallengeRow;
   audit_log: AuditLogRow;
   uploads: UploadRow;
+  search_documents: SearchDocumentRow;
 }
 
