@@ -1,7 +1,7 @@
 /**
  * Runs the ChatterBox benchmarks against their raw baselines on 127.0.0.1.
  *
- *   node dist/bench/main.js [all|delivery|storage|history|connections|mix ...] [--smoke]
+ *   node dist/bench/main.js [all|delivery|storage|history|connections|mix|presence ...] [--smoke]
  *
  * BENCH_SMOKE=1 or --smoke runs every scenario briefly to check the code
  * still works; its figures are not results. docs/benchmarks.md has the method.
@@ -10,11 +10,12 @@ import { spawnSync } from 'node:child_process';
 import { runConnections } from './connections.js';
 import { runDelivery } from './delivery.js';
 import { runMix } from './mix.js';
+import { runPresence } from './presence.js';
 import { canPin, pinSelfToClientCore } from './lib/proc.js';
 import { printSummary, progress, runSettings } from './lib/report.js';
 import { runHistory, runStorage } from './storage.js';
 
-const SCENARIOS = ['delivery', 'storage', 'history', 'connections', 'mix'] as const;
+const SCENARIOS = ['delivery', 'storage', 'history', 'connections', 'mix', 'presence'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 function parseArguments(argv: readonly string[]): { scenarios: Scenario[]; smoke: boolean } {
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
     if (scenario === 'history') await runHistory(settings);
     if (scenario === 'connections') await runConnections(settings, smoke ? [500] : [5000, 15000]);
     if (scenario === 'mix') await runMix(settings);
+    if (scenario === 'presence') await runPresence(settings);
   }
   printSummary(`${smoke ? 'smoke' : 'bench'}-${scenarios.join('-')}`);
   console.log(`Finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -16,6 +16,13 @@ import { registerReactionRoutes } from '../reactions/routes.js';
 import { registerReadRoutes } from '../reads/routes.js';
 import { registerPinRoutes } from '../pins/routes.js';
 import { registerSavedRoutes } from '../saved/routes.js';
+import { registerPresenceRoutes } from '../presence/routes.js';
+import { PresenceService } from '../presence/service.js';
+import { registerNotificationRoutes } from '../notifications/routes.js';
+import { NotificationService, type NotificationOptions } from '../notifications/service.js';
+import { JobRunner } from '../jobs/runner.js';
+import { MemorySignalHub } from '../realtime/signals.js';
+import { RedisSignalHub } from '../realtime/redis-signals.js';
 import type { Config } from '../platform/config.js';
 import type { AppContext } from '../platform/context.js';
 import { AppError } from '../platform/errors.js';
@@ -40,17 +47,21 @@ export interface ChatterBox {
   app: App;
   ctx: AppContext;
   gateway: Gateway;
+  notifications: NotificationService;
   /** Starts listening and returns the base URL, such as http://127.0.0.1:3000. */
   listen(): Promise<string>;
   /** Stops accepting, closes sockets with 1001, finishes in-flight requests and closes storage. */
   close(): Promise<void>;
 }
 
+/** Parts of a node that are code rather than settings, such as native push senders. */
+export type BuildOptions = NotificationOptions;
+
 /**
  * Builds a ChatterBox node from a config. The server entry point and the
  * tests share this one factory.
  */
-export async function buildChatterBox(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<ChatterBox> {
+export async function buildChatterBox(config: Config, logger: Logger = createLogger(config.logLevel), options: BuildOptions = {}): Promise<ChatterBox> {
   const storage = await openStorage({
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl || undefined,
@@ -61,6 +72,9 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   const metrics = new Metrics();
   // Redis connects in the background: the node starts without it, and /readyz returns 503 until it is connected.
   const redisBus = config.redisUrl === '' ? undefined : new RedisEventBus({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger, metrics });
+  const signals = redisBus === undefined
+    ? new MemorySignalHub()
+    : new RedisSignalHub({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, publisher: redisBus.client, logger });
   const ctx: AppContext = {
     config,
     logger,
@@ -69,8 +83,12 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     rateLimits: new RateLimits(config.rateLimits, redisBus && { client: redisBus.client, keyPrefix: config.redisKeyPrefix }),
     sessionCache: new SessionCache(config.authCacheTtlMs),
     metrics,
+    signals,
+    presence: new PresenceService({ config, storage, logger, signals, redisClient: redisBus?.client }),
+    jobs: new JobRunner(storage, config.jobs, logger),
     now: () => Date.now(),
   };
+  const notifications = new NotificationService(ctx, options);
 
   const app: App = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
@@ -141,14 +159,18 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   registerReadRoutes(app, ctx);
   registerPinRoutes(app, ctx);
   registerSavedRoutes(app, ctx);
+  registerPresenceRoutes(app, ctx);
+  registerNotificationRoutes(app, ctx, notifications);
 
   await app.ready();
   const gateway = new Gateway(ctx, app.server);
+  ctx.jobs.start();
 
   return {
     app,
     ctx,
     gateway,
+    notifications,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address() as AddressInfo;
@@ -160,6 +182,10 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
       const started = Date.now();
       await gateway.close();
       await app.close();
+      await ctx.jobs.stop();
+      await ctx.presence.close();
+      notifications.close();
+      await ctx.signals.close();
       await ctx.bus.close();
       await storage.close();
       logger.info({ component: 'server', durationMs: Date.now() - started }, 'stopped');

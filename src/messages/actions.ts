@@ -17,6 +17,7 @@ import { followMentionedMembers, recordPostReads } from '../reads/post-hooks.js'
 import { checkChangeWindow, findTeamSettings } from '../teams/settings.js';
 import { forgetMessageExtras } from './cleanup.js';
 import { recordVersion } from './versions.js';
+import { enqueueEditNotifications, enqueueMessageNotifications } from '../notifications/enqueue.js';
 
 export interface PostResult {
   message: MessageRow;
@@ -57,8 +58,10 @@ export async function postMessage(
       const message = await insertMessage(tx, events, { conversationId, authorId: auth.user.id, text, entities, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id }, now);
       await recordMentions(tx, events, message, mentions, { replacing: false });
       await recordPostReads(tx, events, message, root, mentions.memberIds, now);
+      await enqueueMessageNotifications(tx, message, now);
       return message;
     });
+    ctx.jobs.poke();
     return { message, created: true };
   } catch (error) {
     if (body.client_msg_id === undefined || !ctx.storage.dialect.isUniqueViolation(error)) throw error;
@@ -175,7 +178,7 @@ export async function editMessage(ctx: AppContext, auth: Auth, messageId: string
   const text = checkMessageText(rawText, ctx.config.maxMessageChars);
   const parsed = parseMessageText(text);
 
-  return commitWithEvents(ctx, async (tx, events, now) => {
+  const edited = await commitWithEvents(ctx, async (tx, events, now) => {
     const { message } = await accessMessage(tx, auth.user.id, messageId);
     if (message.deleted_at !== null) throw new AppError('MESSAGE_NOT_FOUND', 'Message not found');
     if (message.author_id !== auth.user.id) throw new AppError('FORBIDDEN', 'Only the author can edit a message');
@@ -196,8 +199,11 @@ export async function editMessage(ctx: AppContext, auth: Auth, messageId: string
       if (root !== undefined) await followMentionedMembers(tx, events, root, mentions.memberIds, now);
     }
     await events.append(conversationStream(message.conversation_id), 'message.edited', { message: presentMessage(updated) });
+    await enqueueEditNotifications(tx, updated, now);
     return updated;
   });
+  ctx.jobs.poke();
+  return edited;
 }
 
 /**

@@ -6,6 +6,9 @@ import { EventWriter } from '../storage/streams.js';
 import type { RateLimits } from '../http/rate-limits.js';
 import type { SessionCache } from '../accounts/session-cache.js';
 import type { Metrics } from './metrics.js';
+import type { SignalHub } from '../realtime/signals.js';
+import type { PresenceService } from '../presence/service.js';
+import type { JobRunner } from '../jobs/runner.js';
 
 /** The configuration, storage, fan-out and logging that every action receives. */
 export interface AppContext {
@@ -17,6 +20,11 @@ export interface AppContext {
   sessionCache: SessionCache;
   /** Prometheus metrics of this node, exposed at /metrics unless config.metrics is false. */
   metrics: Metrics;
+  /** Frames sent once to the sockets of a stream and never stored: typing indicators and notifications. */
+  signals: SignalHub;
+  presence: PresenceService;
+  /** Background jobs stored in the database, such as push delivery. */
+  jobs: JobRunner;
   now: () => number;
 }
 

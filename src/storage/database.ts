@@ -7,6 +7,7 @@ import { createPostgresDialect } from './dialects/postgres.js';
 import * as core from './migrations/001-core.js';
 import * as conversationFeatures from './migrations/002-conversation-features.js';
 import * as files from './migrations/003-files.js';
+import * as notifications from './migrations/005-notifications.js';
 import { CommitGroup } from './commit-group.js';
 
 export type Db = Kysely<Database>;
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '001-core': core,
   '002-conversation-features': conversationFeatures,
   '003-files': files,
+  '005-notifications': notifications,
 };
 
 const provider: MigrationProvider = {
