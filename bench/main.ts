@@ -1,7 +1,7 @@
 /**
  * Runs the ChatterBox benchmarks against their raw baselines on 127.0.0.1.
  *
- *   node dist/bench/main.js [all|delivery|storage|history|connections|mix|files|search ...] [--smoke]
+ *   node dist/bench/main.js [all|delivery|storage|history|connections|mix|files|search|presence ...] [--smoke]
  *
  * BENCH_SMOKE=1 or --smoke runs every scenario briefly to check the code
  * still works; its figures are not results. docs/benchmarks.md has the method.
@@ -11,12 +11,13 @@ import { runConnections } from './connections.js';
 import { runDelivery } from './delivery.js';
 import { runFiles } from './files.js';
 import { runMix } from './mix.js';
+import { runPresence } from './presence.js';
 import { canPin, pinSelfToClientCore } from './lib/proc.js';
 import { printSummary, progress, runSettings } from './lib/report.js';
 import { runHistory, runStorage } from './storage.js';
 import { runSearchBench } from './search.js';
 
-const SCENARIOS = ['delivery', 'storage', 'history', 'connections', 'mix', 'files', 'search'] as const;
+const SCENARIOS = ['delivery', 'storage', 'history', 'connections', 'mix', 'files', 'search', 'presence'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 function parseArguments(argv: readonly string[]): { scenarios: Scenario[]; smoke: boolean } {
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     if (scenario === 'mix') await runMix(settings);
     if (scenario === 'files') await runFiles(settings);
     if (scenario === 'search') await runSearchBench(settings);
+    if (scenario === 'presence') await runPresence(settings);
   }
   printSummary(`${smoke ? 'smoke' : 'bench'}-${scenarios.join('-')}`);
   console.log(`Finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -10,6 +10,7 @@ export const CHATTERBOX_ENTRY = path.join(DIST, 'src', 'server.js');
 export const RAW_WS_ENTRY = path.join(DIST, 'bench', 'raw-ws-server.js');
 export const RAW_SQLITE_ENTRY = path.join(DIST, 'bench', 'raw-sqlite.js');
 export const OBSERVER_ENTRY = path.join(DIST, 'bench', 'observer.js');
+export const PRESENCE_SERVER_ENTRY = path.join(DIST, 'bench', 'presence-server.js');
 
 /** Rate limits high enough that no benchmark step meets them; the limits themselves are not under test. */
 const UNLIMITED = String(1_000_000_000);

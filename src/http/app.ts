@@ -20,6 +20,13 @@ import { registerSavedRoutes } from '../saved/routes.js';
 import { registerWebClient } from '../web/static.js';
 import { registerFileRoutes } from '../files/routes.js';
 import { registerSearchRoutes } from '../search/routes.js';
+import { registerPresenceRoutes } from '../presence/routes.js';
+import { PresenceService } from '../presence/service.js';
+import { registerNotificationRoutes } from '../notifications/routes.js';
+import { NotificationService, type NotificationOptions } from '../notifications/service.js';
+import { JobRunner } from '../jobs/runner.js';
+import { MemorySignalHub } from '../realtime/signals.js';
+import { RedisSignalHub } from '../realtime/redis-signals.js';
 import type { Config } from '../platform/config.js';
 import type { AppContext } from '../platform/context.js';
 import { AppError } from '../platform/errors.js';
@@ -51,6 +58,7 @@ export interface ChatterBox {
   app: App;
   ctx: AppContext;
   gateway: Gateway;
+  notifications: NotificationService;
   /** Starts listening and returns the base URL, such as http://127.0.0.1:3000. */
   listen(): Promise<string>;
   /** Stops accepting, closes sockets with 1001, finishes in-flight requests and closes storage. */
@@ -59,11 +67,14 @@ export interface ChatterBox {
   reloadCertificate(): boolean;
 }
 
+/** Parts of a node that are code rather than settings, such as native push senders. */
+export type BuildOptions = NotificationOptions;
+
 /**
  * Builds a ChatterBox node from a config. The server entry point and the
  * tests share this one factory.
  */
-export async function buildChatterBox(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<ChatterBox> {
+export async function buildChatterBox(config: Config, logger: Logger = createLogger(config.logLevel), options: BuildOptions = {}): Promise<ChatterBox> {
   const storage = await openStorage({
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl || undefined,
@@ -77,6 +88,9 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   // Redis connects in the background: the node starts without it, and /readyz returns 503 until it is connected.
   const redisBus = config.redisUrl === '' ? undefined : new RedisEventBus({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger, metrics });
   const rateLimitStore = redisBus && { client: redisBus.client, keyPrefix: config.redisKeyPrefix };
+  const signals = redisBus === undefined
+    ? new MemorySignalHub()
+    : new RedisSignalHub({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, publisher: redisBus.client, logger });
   const ctx: AppContext = {
     config,
     logger,
@@ -87,9 +101,13 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     sessionCache: new SessionCache(config.authCacheTtlMs),
     metrics,
     files: openFileServices(config, storage.db, logger),
+    signals,
+    presence: new PresenceService({ config, storage, logger, signals, redisClient: redisBus?.client }),
+    jobs: new JobRunner(storage, config.jobs, logger),
     now: () => Date.now(),
   };
   ctx.files.sweeper.start();
+  const notifications = new NotificationService(ctx, options);
 
   const tlsEnabled = config.tls.certFile !== '';
   // With a certificate configured, the one server speaks HTTPS and WSS and nothing else.
@@ -170,15 +188,19 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   await registerWebClient(app, ctx);
   registerFileRoutes(app, ctx);
   registerSearchRoutes(app, ctx);
+  registerPresenceRoutes(app, ctx);
+  registerNotificationRoutes(app, ctx, notifications);
 
   await app.ready();
   const gateway = new Gateway(ctx, app.server);
   const certificates = tlsEnabled ? new CertificateReloader(config.tls, app.server as unknown as https.Server, logger) : undefined;
+  ctx.jobs.start();
 
   return {
     app,
     ctx,
     gateway,
+    notifications,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address() as AddressInfo;
@@ -201,6 +223,10 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
       } finally {
         clearInterval(idleSweep);
       }
+      await ctx.jobs.stop();
+      await ctx.presence.close();
+      notifications.close();
+      await ctx.signals.close();
       await ctx.bus.close();
       await ctx.files.close();
       await storage.close();

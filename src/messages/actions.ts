@@ -22,6 +22,7 @@ import { presentFile, presentFilesOfMessages } from '../files/present.js';
 import type { FileView } from '../files/schemas.js';
 import { thumbnailQueueOf } from '../files/thumbnails.js';
 import { indexFile, indexMessage } from '../search/indexing.js';
+import { enqueueEditNotifications, enqueueMessageNotifications } from '../notifications/enqueue.js';
 
 export interface PostResult {
   message: MessageRow;
@@ -71,9 +72,11 @@ export async function postMessage(
       await recordMentions(tx, events, message, mentions, { replacing: false });
       await recordPostReads(tx, events, message, root, mentions.memberIds, now);
       await indexMessage(ctx, tx, message);
+      await enqueueMessageNotifications(tx, message, now);
       return { message, files };
     });
     thumbnailQueueOf(ctx).enqueueAll(files);
+    ctx.jobs.poke();
     return { message, created: true, files };
   } catch (error) {
     if (body.client_msg_id === undefined || !ctx.storage.dialect.isUniqueViolation(error)) throw error;
@@ -198,7 +201,7 @@ export async function editMessage(ctx: AppContext, auth: Auth, messageId: string
   const text = checkMessageText(rawText, ctx.config.maxMessageChars);
   const parsed = parseMessageText(text);
 
-  return commitWithEvents(ctx, async (tx, events, now) => {
+  const edited = await commitWithEvents(ctx, async (tx, events, now) => {
     const { message } = await accessMessage(tx, auth.user.id, messageId);
     if (message.deleted_at !== null) throw new AppError('MESSAGE_NOT_FOUND', 'Message not found');
     if (message.author_id !== auth.user.id) throw new AppError('FORBIDDEN', 'Only the author can edit a message');
@@ -220,8 +223,11 @@ export async function editMessage(ctx: AppContext, auth: Auth, messageId: string
       if (root !== undefined) await followMentionedMembers(tx, events, root, mentions.memberIds, now);
     }
     await events.append(conversationStream(message.conversation_id), 'message.edited', { message: presentMessage(updated) });
+    await enqueueEditNotifications(tx, updated, now);
     return updated;
   });
+  ctx.jobs.poke();
+  return edited;
 }
 
 /**

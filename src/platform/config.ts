@@ -73,6 +73,9 @@ export interface Config {
   /** Folder of the built web client, served at /; empty selects dist/web of the installation. */
   webDir: string;
   files: FilesConfig;
+  presence: PresenceConfig;
+  push: PushConfig;
+  jobs: JobsConfig;
 }
 
 /** Where shared files are stored and how they are encrypted. */
@@ -103,6 +106,53 @@ export interface FilesConfig {
   uploadExpiryMs: number;
   /** Largest image that gets a thumbnail; the thumbnailer keeps the whole image in memory while it works. */
   thumbnailMaxInputBytes: number;
+}
+
+/** Presence and typing timing. docs/realtime.md describes the rules these settings drive. */
+export interface PresenceConfig {
+  /** Time without activity on every device after which an online user shows as away. */
+  idleTimeoutMs: number;
+  /** Time a user stays online after their last socket closes, so that a reconnect does not flicker. */
+  offlineGraceMs: number;
+  /** Interval at which presence changes are collected into one frame per socket. */
+  batchIntervalMs: number;
+  /** Users one socket may watch at once. */
+  maxWatchedUsers: number;
+  /** Shortest interval between two typing frames of one socket and conversation that are passed on. */
+  typingThrottleMs: number;
+  /** Time after the last typing frame when the typist is shown as stopped. */
+  typingExpiryMs: number;
+}
+
+/** Web Push settings. Empty VAPID keys make the node generate a key pair on first start. */
+export interface PushConfig {
+  vapidPublicKey: string;
+  vapidPrivateKey: string;
+  /** Contact for push services, a mailto: or https: URL, sent in every VAPID token. */
+  vapidSubject: string;
+  /** Addresses or CIDR ranges that push endpoints may resolve to although they are loopback, private or link-local. */
+  allowedAddresses: string[];
+  /** PEM file of extra certificate authorities trusted for push endpoints, besides Node's defaults. */
+  caFile: string;
+  /** Push subscriptions one user may register. */
+  maxSubscriptionsPerUser: number;
+  /** Timeout of one request to a push service. */
+  requestTimeoutMs: number;
+}
+
+/** The background job runner (src/jobs). */
+export interface JobsConfig {
+  /** Runs background jobs, such as push delivery, on this node. */
+  enabled: boolean;
+  /** Interval at which the runner looks for due jobs besides being woken after each post. */
+  pollIntervalMs: number;
+  /** Time a node owns a job it took; a node that stops without finishing releases it after this time. */
+  leaseMs: number;
+  /** Delay before the first retry; each further retry doubles it, up to retryMaxDelayMs. */
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  /** Jobs one node runs at once. */
+  concurrency: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -167,15 +217,43 @@ const DEFAULTS: Config = {
     uploadExpiryMs: 24 * 3600 * 1000,
     thumbnailMaxInputBytes: 50 * 1024 * 1024,
   },
+  presence: {
+    idleTimeoutMs: 10 * 60_000,
+    offlineGraceMs: 15_000,
+    batchIntervalMs: 500,
+    maxWatchedUsers: 2_000,
+    typingThrottleMs: 2_000,
+    typingExpiryMs: 6_000,
+  },
+  push: {
+    vapidPublicKey: '',
+    vapidPrivateKey: '',
+    vapidSubject: 'mailto:postmaster@localhost',
+    allowedAddresses: [],
+    caFile: '',
+    maxSubscriptionsPerUser: 20,
+    requestTimeoutMs: 10_000,
+  },
+  jobs: {
+    enabled: true,
+    pollIntervalMs: 1_000,
+    leaseMs: 60_000,
+    retryBaseDelayMs: 5_000,
+    retryMaxDelayMs: 30 * 60_000,
+    concurrency: 8,
+  },
 };
 
 /** A partial config for tests: nested groups may be given in part. */
-export type ConfigOverrides = Partial<Omit<Config, 'ws' | 'rateLimits' | 'tls' | 'loginThrottle' | 'files'>> & {
+export type ConfigOverrides = Partial<Omit<Config, 'ws' | 'rateLimits' | 'tls' | 'loginThrottle' | 'files' | 'presence' | 'push' | 'jobs'>> & {
   ws?: Partial<Config['ws']>;
   rateLimits?: Partial<Config['rateLimits']>;
   tls?: Partial<Config['tls']>;
   loginThrottle?: Partial<Config['loginThrottle']>;
   files?: Partial<Omit<FilesConfig, 's3'>> & { s3?: Partial<FilesConfig['s3']> };
+  presence?: Partial<PresenceConfig>;
+  push?: Partial<PushConfig>;
+  jobs?: Partial<JobsConfig>;
 };
 
 /** Merges overrides onto the defaults. */
@@ -192,6 +270,9 @@ export function buildConfig(overrides: ConfigOverrides = {}): Config {
       ...overrides.files,
       s3: { ...DEFAULTS.files.s3, ...overrides.files?.s3 },
     },
+    presence: { ...DEFAULTS.presence, ...overrides.presence },
+    push: { ...DEFAULTS.push, ...overrides.push },
+    jobs: { ...DEFAULTS.jobs, ...overrides.jobs },
   };
 }
 
@@ -255,15 +336,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     .map((entry) => entry.trim())
     .filter((entry) => entry !== '');
   for (const entry of trustedProxies) {
-    const [address, prefix, ...rest] = entry.split('/');
-    const prefixValid = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= 128);
-    if (net.isIP(address ?? '') === 0 || !prefixValid || rest.length > 0) {
+    if (!isAddressOrRange(entry)) {
       problems.push(`CHATTERBOX_TRUSTED_PROXIES entry "${entry}" must be an IP address or CIDR range such as 10.0.0.0/8`);
     }
   }
 
   const security = readSecuritySettings(env, problems);
   const files = readFilesConfig(env, problems, integer, flag);
+  const pushAllowedAddresses = (env.CHATTERBOX_PUSH_ALLOWED_ADDRESSES ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  for (const entry of pushAllowedAddresses) {
+    if (!isAddressOrRange(entry)) {
+      problems.push(`CHATTERBOX_PUSH_ALLOWED_ADDRESSES entry "${entry}" must be an IP address or CIDR range such as 127.0.0.1/32`);
+    }
+  }
+  const vapidPublicKey = env.CHATTERBOX_VAPID_PUBLIC_KEY ?? '';
+  const vapidPrivateKey = env.CHATTERBOX_VAPID_PRIVATE_KEY ?? '';
+  if ((vapidPublicKey === '') !== (vapidPrivateKey === '')) {
+    problems.push('CHATTERBOX_VAPID_PUBLIC_KEY and CHATTERBOX_VAPID_PRIVATE_KEY must be set together');
+  }
+  const vapidSubject = env.CHATTERBOX_VAPID_SUBJECT || DEFAULTS.push.vapidSubject;
+  if (!/^(mailto:|https:\/\/)\S+$/.test(vapidSubject)) {
+    problems.push(`CHATTERBOX_VAPID_SUBJECT must be a mailto: or https:// URL, got "${vapidSubject}"`);
+  }
 
   const config = buildConfig({
     ...security,
@@ -291,6 +388,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     metrics: flag('CHATTERBOX_METRICS', DEFAULTS.metrics),
     webDir: env.CHATTERBOX_WEB_DIR ? path.resolve(env.CHATTERBOX_WEB_DIR) : DEFAULTS.webDir,
+    presence: {
+      idleTimeoutMs: integer('CHATTERBOX_PRESENCE_IDLE_MS', DEFAULTS.presence.idleTimeoutMs, 1000),
+      offlineGraceMs: integer('CHATTERBOX_PRESENCE_OFFLINE_GRACE_MS', DEFAULTS.presence.offlineGraceMs, 0),
+    },
+    push: {
+      vapidPublicKey,
+      vapidPrivateKey,
+      vapidSubject,
+      allowedAddresses: pushAllowedAddresses,
+      caFile: env.CHATTERBOX_PUSH_CA_FILE ? path.resolve(env.CHATTERBOX_PUSH_CA_FILE) : '',
+    },
+    jobs: { enabled: flag('CHATTERBOX_JOB_RUNNER', DEFAULTS.jobs.enabled) },
     rateLimits: {
       loginPerAddressPerMinute: integer('CHATTERBOX_LOGIN_LIMIT_PER_ADDRESS', DEFAULTS.rateLimits.loginPerAddressPerMinute, 1),
       loginPerAccountPerMinute: integer('CHATTERBOX_LOGIN_LIMIT_PER_ACCOUNT', DEFAULTS.rateLimits.loginPerAccountPerMinute, 1),
@@ -367,4 +476,11 @@ function readFilesConfig(
     uploadExpiryMs: integer('CHATTERBOX_UPLOAD_EXPIRY_MS', defaults.uploadExpiryMs, 60_000),
     thumbnailMaxInputBytes: integer('CHATTERBOX_THUMBNAIL_MAX_BYTES', defaults.thumbnailMaxInputBytes, 0),
   };
+}
+
+/** True for an IP address or a CIDR range such as 10.0.0.0/8. */
+function isAddressOrRange(entry: string): boolean {
+  const [address, prefix, ...rest] = entry.split('/');
+  const prefixValid = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= 128);
+  return net.isIP(address ?? '') !== 0 && prefixValid && rest.length === 0;
 }

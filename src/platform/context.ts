@@ -8,6 +8,9 @@ import type { SessionCache } from '../accounts/session-cache.js';
 import type { LoginThrottle } from '../accounts/login-throttle.js';
 import type { Metrics } from './metrics.js';
 import type { FileServices } from '../files/services.js';
+import type { SignalHub } from '../realtime/signals.js';
+import type { PresenceService } from '../presence/service.js';
+import type { JobRunner } from '../jobs/runner.js';
 
 /** The configuration, storage, fan-out and logging that every action receives. */
 export interface AppContext {
@@ -23,6 +26,11 @@ export interface AppContext {
   metrics: Metrics;
   /** Blob store, encryption, upload staging and orphan sweep of shared files. */
   files: FileServices;
+  /** Frames sent once to the sockets of a stream and never stored: typing indicators and notifications. */
+  signals: SignalHub;
+  presence: PresenceService;
+  /** Background jobs stored in the database, such as push delivery. */
+  jobs: JobRunner;
   now: () => number;
 }
 

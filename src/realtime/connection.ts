@@ -14,6 +14,9 @@ import { presentMessage } from '../messages/schemas.js';
 import { redactDeletedMessages } from '../messages/replay.js';
 import { AppError } from '../platform/errors.js';
 import { isStorageUnavailable, storageUnavailableError } from '../storage/unavailable.js';
+import type { PresenceSession } from '../presence/session.js';
+import type { PresenceFrame } from '../presence/frames.js';
+import type { SignalListener } from './signals.js';
 
 /** Close codes of the gateway; docs/realtime.md lists them. */
 export const CLOSE = {
@@ -38,6 +41,8 @@ interface StreamState {
   refill?: boolean;
   /** Team of a conversation stream, so leaving a team drops its conversations. */
   teamId?: string;
+  /** True while the socket receives the stream's signals (typing, notifications): only once access is confirmed. */
+  signals: boolean;
 }
 
 /**
@@ -55,6 +60,9 @@ export class Connection {
   readonly #log: Logger;
   readonly #streams = new Map<StreamId, StreamState>();
   readonly #listener: EventListener;
+  readonly #signalListener: SignalListener;
+  /** Presence, activity and typing of this socket; set once it is ready. */
+  #presence: PresenceSession | undefined;
   #state: 'awaiting-hello' | 'ready' | 'closed' = 'awaiting-hello';
   #helloTimer: NodeJS.Timeout | undefined;
   alive = true;
@@ -74,6 +82,9 @@ export class Connection {
     this.#ctx = ctx;
     this.#log = ctx.logger.child({ component: 'realtime', connectionId: id, userId: auth.user.id });
     this.#listener = (event, frame) => this.#onLive(event, frame);
+    this.#signalListener = (frame) => {
+      if (this.#state === 'ready') this.#send(frame);
+    };
 
     socket.on('message', (data, isBinary) => this.#onFrame(data.toString(), isBinary));
     socket.on('pong', () => {
@@ -137,8 +148,12 @@ export class Connection {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     clearTimeout(this.#helloTimer);
-    for (const stream of this.#streams.keys()) this.#ctx.bus.unsubscribe(stream, this.#listener);
+    for (const [stream, state] of this.#streams) {
+      this.#ctx.bus.unsubscribe(stream, this.#listener);
+      if (state.signals) this.#ctx.signals.unsubscribe(stream, this.#signalListener);
+    }
     this.#streams.clear();
+    this.#presence?.close();
   }
 
   /** Sends a frame and returns whether it was queued on the socket. */
@@ -155,8 +170,8 @@ export class Connection {
     return true;
   }
 
-  #sendError(code: string, message: string, field?: string, id?: string | number): void {
-    const error = { code, message, ...(field !== undefined && { field }) };
+  #sendError(code: string, message: string, field?: string, id?: string | number, details: Record<string, unknown> = {}): void {
+    const error = { code, message, ...(field !== undefined && { field }), ...details };
     this.#send(JSON.stringify({ type: 'error', ...(id !== undefined && { id }), error }));
   }
 
@@ -171,6 +186,7 @@ export class Connection {
       this.#sendError('VALIDATION_FAILED', 'Send hello before posting', 'type', frame.id);
       return;
     }
+    this.#ctx.presence.presence.activity(this.auth.user.id, this.id);
     postMessage(this.#ctx, this.auth, frame.conversation_id, frame.body, this.#address).then(
       (result) => this.#send(JSON.stringify({ type: 'ack', id: frame.id, created: result.created, message: { ...presentMessage(result.message), files: result.files } })),
       (error: unknown) => {
@@ -199,6 +215,10 @@ export class Connection {
       this.#post(frame);
       return;
     }
+    if (frame.type !== 'hello') {
+      this.#onPresenceFrame(frame);
+      return;
+    }
     if (this.#state !== 'awaiting-hello') {
       this.#sendError('VALIDATION_FAILED', 'hello was already received on this connection', 'type');
       return;
@@ -209,6 +229,19 @@ export class Connection {
       this.#ctx.metrics.databaseErrors.inc({ source: 'realtime' });
       this.#log.error({ err: error }, 'starting the connection failed');
       this.#closeAfterFailure(error);
+    });
+  }
+
+  #onPresenceFrame(frame: PresenceFrame): void {
+    const presence = this.#presence;
+    if (this.#state !== 'ready' || presence === undefined) {
+      this.#sendError('VALIDATION_FAILED', `Send hello before ${frame.type}`, 'type', frame.id);
+      return;
+    }
+    presence.handle(frame).catch((error: unknown) => {
+      this.#ctx.metrics.databaseErrors.inc({ source: 'realtime' });
+      this.#log.error({ err: error, frameType: frame.type }, 'handling a presence frame failed');
+      this.#sendError('INTERNAL', 'Internal server error', undefined, frame.id);
     });
   }
 
@@ -290,24 +323,44 @@ export class Connection {
       }),
     );
     for (const stream of resync) this.#send(JSON.stringify({ type: 'resync', stream, seq: heads[stream] }));
+    this.#presence = this.#ctx.presence.openSession({
+      id: this.id,
+      userId,
+      send: (payload) => void this.#send(payload),
+      sendError: (code, message, field, id, details) => this.#sendError(code, message, field, id, details),
+      receives: (stream) => this.#streams.get(stream)?.signals === true,
+    });
     this.#log.info({ streams: streams.length, replaying: toFill.length, resync: resync.length }, 'socket ready');
 
     await Promise.all(toFill.map((stream) => this.#fill(stream)));
   }
 
-  /** Starts listening to a stream in buffering mode; the caller sets `delivered` and fills. */
-  #subscribe(stream: StreamId, teamId?: string): StreamState {
+  /**
+   * Starts listening to a stream in buffering mode; the caller sets `delivered` and fills.
+   * Its signals start at once only when `accessChecked`, because they cannot be held back like events.
+   */
+  #subscribe(stream: StreamId, teamId?: string, accessChecked = true): StreamState {
     const existing = this.#streams.get(stream);
     if (existing !== undefined) return existing;
-    const state: StreamState = { delivered: 0, filling: true, pending: [], teamId };
+    const state: StreamState = { delivered: 0, filling: true, pending: [], teamId, signals: false };
     this.#streams.set(stream, state);
     this.#ctx.bus.subscribe(stream, this.#listener);
+    if (accessChecked) this.#listenToSignals(stream, state);
     return state;
   }
 
+  #listenToSignals(stream: StreamId, state: StreamState): void {
+    if (state.signals || !carriesSignals(stream)) return;
+    state.signals = true;
+    this.#ctx.signals.subscribe(stream, this.#signalListener);
+  }
+
   #unsubscribe(stream: StreamId): void {
-    if (!this.#streams.delete(stream)) return;
+    const state = this.#streams.get(stream);
+    if (state === undefined) return;
+    this.#streams.delete(stream);
     this.#ctx.bus.unsubscribe(stream, this.#listener);
+    if (state.signals) this.#ctx.signals.unsubscribe(stream, this.#signalListener);
   }
 
   #onLive(event: StreamEvent, frame: Buffer): void {
@@ -402,6 +455,7 @@ export class Connection {
     } else if ((event.type === 'member.left' || event.type === 'team.member_left') && event.data.user_id === userId) {
       this.#revoke(event.stream);
     }
+    this.#presence?.onEvent(event);
   }
 
   #applyOwnEvent(event: StreamEvent): void {
@@ -451,7 +505,7 @@ export class Connection {
    */
   #follow(stream: StreamId, afterSeq: number, teamId?: string): void {
     if (this.#streams.has(stream)) return;
-    const state = this.#subscribe(stream, teamId);
+    const state = this.#subscribe(stream, teamId, false);
     state.delivered = afterSeq;
     this.#mayRead(stream)
       .then(async (allowed) => {
@@ -460,6 +514,7 @@ export class Connection {
           this.#unsubscribe(stream);
           return;
         }
+        this.#listenToSignals(stream, state);
         await this.#fill(stream);
       })
       .catch((error: unknown) => this.#failFill(stream, error));
@@ -480,4 +535,9 @@ export class Connection {
     ]);
     return inTeam !== undefined && inConversation;
   }
+}
+
+/** Conversation streams carry typing signals and the user's own stream carries notifications; team streams carry none. */
+function carriesSignals(stream: StreamId): boolean {
+  return !stream.startsWith('t:');
 }

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Id } from '../http/schemas.js';
 import { PostMessageBody } from '../messages/schemas.js';
+import { isPresenceFrameType, parsePresenceFrame, PRESENCE_FRAME_TYPES, type PresenceFrame } from '../presence/frames.js';
 
 /** Frames a client may send. docs/realtime.md describes them. */
 export interface HelloFrame {
@@ -23,7 +24,8 @@ export interface PostFrame {
   body: PostMessageBody;
 }
 
-export type ClientFrame = HelloFrame | PingFrame | PostFrame;
+/** Presence subscriptions, activity and typing: see src/presence/frames.ts. */
+export type ClientFrame = HelloFrame | PingFrame | PostFrame | PresenceFrame;
 
 const PostFrameSchema = TypeCompiler.Compile(
   Type.Object(
@@ -83,7 +85,8 @@ export function parseClientFrame(text: string, isBinary: boolean): { frame: Clie
     case 'post':
       return parsePost(value);
     default:
-      return reject('VALIDATION_FAILED', 'type must be "hello", "ping" or "post"', 'type');
+      if (isPresenceFrameType(value.type)) return parsePresenceFrame(value as Record<string, unknown> & { type: PresenceFrame['type'] });
+      return reject('VALIDATION_FAILED', `type must be one of ${['hello', 'ping', 'post', ...PRESENCE_FRAME_TYPES].join(', ')}`, 'type');
   }
 }
 

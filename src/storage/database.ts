@@ -9,6 +9,7 @@ import * as conversationFeatures from './migrations/002-conversation-features.js
 import * as files from './migrations/003-files.js';
 import { searchMigration } from './migrations/004-search.js';
 import * as security from './migrations/006-security.js';
+import * as notifications from './migrations/005-notifications.js';
 import { CommitGroup } from './commit-group.js';
 import type { Logger } from '../platform/logger.js';
 
@@ -31,6 +32,7 @@ function migrationsFor(dialect: StorageDialect['name']): Record<string, Migratio
     '002-conversation-features': conversationFeatures,
     '003-files': files,
     '004-search': searchMigration(dialect),
+    '005-notifications': notifications,
     '006-security': security,
   };
 }
@@ -60,8 +62,14 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const db = new Kysely<Database>({ dialect: dialect.createKyselyDialect() });
 
   const provider: MigrationProvider = { getMigrations: async () => migrationsFor(dialect.name) };
-  // Kysely looks for its migration tables in every schema unless given ours.
-  const migrator = new Migrator({ db, provider, ...(options.databaseSchema && { migrationTableSchema: options.databaseSchema }) });
+  // Kysely looks for its migration tables in every schema unless given ours. Each migration touches
+  // only its own tables, so one that is missing runs even when later ones already ran.
+  const migrator = new Migrator({
+    db,
+    provider,
+    allowUnorderedMigrations: true,
+    ...(options.databaseSchema && { migrationTableSchema: options.databaseSchema }),
+  });
   const { error, results } = await migrator.migrateToLatest();
   for (const result of results ?? []) {
     if (result.status === 'Error') throw new Error(`Migration ${result.migrationName} failed`, { cause: error });

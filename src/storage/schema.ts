@@ -285,6 +285,87 @@ export interface SearchDocumentRow {
   has_link: number;
 }
 
+/** A background job; src/jobs/runner.ts takes, runs and retries it. */
+export interface JobRow {
+  id: string;
+  kind: string;
+  /** JSON given to the job's handler. */
+  payload: string;
+  /** Unique among all jobs, done ones included, so one piece of work is enqueued once; null for none. */
+  dedupe_key: string | null;
+  status: 'pending' | 'done' | 'failed';
+  /** Earliest time of the next attempt. */
+  run_at: number;
+  attempts: number;
+  max_attempts: number;
+  /** Random token of the attempt that holds the lease; null when no attempt runs. */
+  lease_token: string | null;
+  lease_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A user's manual presence status, do-not-disturb settings and last activity. */
+export interface PresenceSettingsRow {
+  user_id: string;
+  /** 'away' while set by hand; null for automatic. */
+  manual_status: string | null;
+  /** End of a do-not-disturb period set by hand; null for none. */
+  dnd_until: number | null;
+  /** JSON of the daily do-not-disturb schedule in the user's time zone; null for none. */
+  dnd_schedule: string | null;
+  last_active_at: number | null;
+  updated_at: number;
+}
+
+/** A user's notification level and keywords; a user without a row has the defaults. */
+export interface NotificationPreferencesRow {
+  user_id: string;
+  /** 'all', 'mentions' or 'none'. */
+  level: string;
+  /** JSON array of keywords that notify like a mention. */
+  keywords: string;
+  updated_at: number;
+}
+
+/** A user's notification settings for one conversation, overriding their own level. */
+export interface ConversationNotificationRow {
+  user_id: string;
+  conversation_id: string;
+  /** 'all', 'mentions' or 'none'; null follows the user's level. */
+  level: string | null;
+  muted: number;
+  updated_at: number;
+}
+
+/** A user already notified of a mention in a message; user_id '' stands for @channel, @here and @team. */
+export interface NotifiedMentionRow {
+  message_id: string;
+  user_id: string;
+}
+
+/** A device that receives push notifications: a Web Push subscription, or a native token of another sender kind. */
+export interface PushSubscriptionRow {
+  id: string;
+  user_id: string;
+  /** The session that registered it; pushes stop when that session ends. */
+  session_id: string;
+  /** Sender that delivers to it: 'webpush', or the kind of a native sender. */
+  kind: string;
+  /** Push service URL of a Web Push subscription, or the device token of a native one. */
+  endpoint: string;
+  /** Base64url P-256 public key of the user agent (Web Push only). */
+  p256dh: string | null;
+  /** Base64url authentication secret (Web Push only). */
+  auth: string | null;
+  /** VAPID public key the subscription was made for; pushes signed by another key are rejected by the push service. */
+  vapid_public_key: string | null;
+  user_agent: string | null;
+  created_at: number;
+  last_success_at: number | null;
+}
+
 export interface Database {
   users: UserRow;
   sessions: SessionRow;
@@ -309,5 +390,11 @@ export interface Database {
   audit_log: AuditLogRow;
   uploads: UploadRow;
   search_documents: SearchDocumentRow;
+  jobs: JobRow;
+  presence_settings: PresenceSettingsRow;
+  notification_preferences: NotificationPreferencesRow;
+  conversation_notifications: ConversationNotificationRow;
+  notified_mentions: NotifiedMentionRow;
+  push_subscriptions: PushSubscriptionRow;
 }
 

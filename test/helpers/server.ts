@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { buildChatterBox, type ChatterBox } from '../../src/http/app.js';
+import { buildChatterBox, type BuildOptions, type ChatterBox } from '../../src/http/app.js';
 import { buildConfig, type ConfigOverrides } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { holdRedisPrefix, redisPrefixFor, TEST_REDIS_URL } from './redis.js';
@@ -29,7 +29,7 @@ export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
  * named after its dataDir, and starting waits until Redis is connected. The
  * prefix's keys are deleted when the last server using it closes.
  */
-export async function startServer(overrides: ConfigOverrides = {}): Promise<TestServer> {
+export async function startServer(overrides: ConfigOverrides = {}, buildOptions: BuildOptions = {}): Promise<TestServer> {
   const ownsDataDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'chatterbox-test-'));
   const schema = TEST_DATABASE_URL === undefined ? undefined : schemaFor(dataDir);
@@ -46,10 +46,18 @@ export async function startServer(overrides: ConfigOverrides = {}): Promise<Test
     ...(schema !== undefined && { databaseUrl: overrides.databaseUrl ?? TEST_DATABASE_URL, databaseSchema: schema, databasePoolSize: 5 }),
   });
   const logger = createLogger(process.env.LOG_LEVEL ?? 'silent');
-  const server = schema === undefined ? await buildChatterBox(config, logger) : await withSchemaLock(() => buildChatterBox(config, logger));
+  const server = schema === undefined ? await buildChatterBox(config, logger, buildOptions) : await withSchemaLock(() => buildChatterBox(config, logger, buildOptions));
   const releaseRedisPrefix = config.redisUrl === '' ? undefined : holdRedisPrefix(config.redisUrl, config.redisKeyPrefix);
   if (config.redisUrl !== '') await waitUntil(() => server.ctx.bus.isConnected(), 5000, 'the Redis bus to connect');
-  const url = await server.listen();
+  let url: string;
+  try {
+    url = await server.listen();
+  } catch (error) {
+    // A refused port (EADDRINUSE) must not leave the storage and timers of this server open.
+    await server.close();
+    await releaseRedisPrefix?.();
+    throw error;
+  }
   return {
     url,
     wsUrl: url.replace(/^http/, 'ws') + '/api/realtime',

@@ -441,7 +441,7 @@ describe.skipIf(!chromiumInstalled)('web client in Chromium', () => {
     await send(ada.page, '#launch', 'Written while offline');
     await timeline(ada.page).locator('article.message.pending', { hasText: 'Written while offline' }).getByRole('alert').waitFor();
 
-    server = await startServer({ dataDir, webDir, port });
+    server = await restartOnPort(port);
     const bobApi = new ApiClient(server.url);
     const login = await bobApi.post<{ token: string }>('/api/auth/login', { login: bob.username, password: PASSWORD });
     bobApi.token = login.token;
@@ -473,3 +473,19 @@ describe.skipIf(!chromiumInstalled)('web client in Chromium', () => {
 });
 
 if (!chromiumInstalled) console.warn(`web client tests skipped: ${CHROMIUM_PATH} is missing (apt-get install chromium)`);
+
+/**
+ * Starts the server again on its old port, which the browsers keep trying. A
+ * client socket of another process may hold that port for a moment, so a
+ * refused listen is retried.
+ */
+async function restartOnPort(port: number): Promise<TestServer> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startServer({ dataDir, webDir, port });
+    } catch (error) {
+      if (attempt >= 20 || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
