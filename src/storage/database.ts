@@ -56,7 +56,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
         schema: options.databaseSchema,
         poolSize: options.databasePoolSize ?? 10,
         statementTimeoutMs: 15_000,
-        onIdleError: (error) => options.logger?.warn({ component: 'storage', err: error }, 'idle database connection lost'),
+        onIdleError: (error) => options.logger?.warn({ component: 'storage', err: error }, 'database connection lost'),
       })
     : createSqliteDialect(path.join(options.dataDir, 'chatterbox.db'), options.databaseKey);
   const db = new Kysely<Database>({ dialect: dialect.createKyselyDialect() });

@@ -12,7 +12,7 @@ export interface PostgresOptions {
   schema?: string;
   poolSize: number;
   statementTimeoutMs: number;
-  /** Told when an idle pooled connection breaks, as it does when the server restarts. */
+  /** Told when a pooled connection breaks, as it does when the server restarts. */
   onIdleError?: (error: Error) => void;
 }
 
@@ -26,8 +26,10 @@ export function createPostgresDialect(options: PostgresOptions): StorageDialect 
     options: `-c statement_timeout=${options.statementTimeoutMs}${searchPath}`,
   });
 
-  // Without a listener, a pooled connection that breaks while idle would crash the process.
+  // Without a listener, a pooled connection that breaks would crash the process: the pool reports
+  // idle ones, and a connection in use reports on itself as well as failing its query.
   pool.on('error', (error) => options.onIdleError?.(error));
+  pool.on('connect', (client) => client.on('error', (error) => options.onIdleError?.(error)));
 
   return {
     name: 'postgres',
