@@ -10,6 +10,7 @@ import * as files from './migrations/003-files.js';
 import { searchMigration } from './migrations/004-search.js';
 import * as security from './migrations/006-security.js';
 import * as notifications from './migrations/005-notifications.js';
+import * as bots from './migrations/007-bots.js';
 import { CommitGroup } from './commit-group.js';
 import type { Logger } from '../platform/logger.js';
 
@@ -34,6 +35,7 @@ function migrationsFor(dialect: StorageDialect['name']): Record<string, Migratio
     '004-search': searchMigration(dialect),
     '005-notifications': notifications,
     '006-security': security,
+    '007-bots': bots,
   };
 }
 

@@ -21,6 +21,8 @@ export interface UserRow {
   totp_pending_secret?: string | null;
   /** Highest TOTP time step already accepted. */
   totp_last_step?: number | null;
+  /** 1 for a bot account (webhooks, Slack API bots, imported bots), which cannot log in with a password. */
+  is_bot?: number;
 }
 
 export interface SessionRow {
@@ -105,6 +107,10 @@ export interface MessageRow {
   client_msg_id: string | null;
   /** JSON of the mention and link entities parsed from `text` (see src/mentions/parse.ts). */
   entities: string;
+  /** Null for an ordinary post; 'bot_message' for bots and webhooks, or a Slack system subtype. */
+  subtype?: string | null;
+  /** Slack timestamp kept by an imported message, unique within its conversation. */
+  slack_ts?: string | null;
 }
 
 export interface StreamRow {
