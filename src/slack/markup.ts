@@ -1,0 +1,108 @@
+/**
+ * Converts Slack's message markup ("mrkdwn") into ChatterBox's Markdown, for
+ * imported exports, incoming webhooks and the Slack Web API alike.
+ *
+ * Slack wraps every special token in angle brackets (`<@U123>`, `<#C1|name>`,
+ * `<!here>`, `<https://x|label>`) and escapes only `&`, `<` and `>` in the
+ * surrounding text, so the tokens are found first and the entities decoded after.
+ */
+
+/** Looks up the ChatterBox names of Slack ids, returning undefined for an unknown id. */
+export interface SlackNameResolver {
+  /** Username (without "@") of the user with this Slack user id. */
+  user(slackId: string): string | undefined;
+  /** Channel name (without "#") of the channel with this Slack id. */
+  channel(slackId: string): string | undefined;
+}
+
+/** Resolver that resolves no id, so every token falls back to its label. */
+export const NO_NAMES: SlackNameResolver = { user: () => undefined, channel: () => undefined };
+
+/** Slack broadcast keywords and the ChatterBox mention for each. */
+const BROADCASTS: Record<string, string> = { here: '@here', channel: '@channel', everyone: '@team' };
+
+/** One bracketed token. Slack escapes "<" and ">" in text, so a token contains neither. */
+const TOKEN = /<([^<>\n]*)>/g;
+
+/** Fenced blocks and inline code, whose contents keep their characters. */
+const CODE = /(```[\s\S]*?```|`[^`\n]+`)/;
+
+/**
+ * Converts one Slack message text. Unknown ids keep a readable form (the
+ * token's label, or the raw id) rather than vanishing, so nothing a reader saw
+ * in Slack is lost.
+ */
+export function slackToMarkdown(text: string, names: SlackNameResolver = NO_NAMES): string {
+  // Odd-numbered parts are code, where only the entities are decoded.
+  return text
+    .split(CODE)
+    .map((part, index) => (index % 2 === 1 ? decodeEntities(part) : convertProse(part, names)))
+    .join('');
+}
+
+/** Escapes text for Slack's markup, as Slack does before sending it to clients. */
+export function escapeSlackText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Decodes the three entities Slack escapes. `&amp;` goes last, so "&amp;lt;" becomes "&lt;". */
+export function decodeEntities(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+function convertProse(text: string, names: SlackNameResolver): string {
+  let result = '';
+  let last = 0;
+  for (const match of text.matchAll(TOKEN)) {
+    result += convertStyles(decodeEntities(text.slice(last, match.index)));
+    result += convertToken(match[1] ?? '', names);
+    last = match.index + match[0].length;
+  }
+  return result + convertStyles(decodeEntities(text.slice(last)));
+}
+
+function convertToken(body: string, names: SlackNameResolver): string {
+  const bar = body.indexOf('|');
+  const target = bar === -1 ? body : body.slice(0, bar);
+  const label = bar === -1 ? undefined : decodeEntities(body.slice(bar + 1));
+
+  if (target.startsWith('@')) {
+    const id = target.slice(1);
+    return `@${names.user(id) ?? label?.replace(/^@/, '') ?? id}`;
+  }
+  if (target.startsWith('#')) {
+    const id = target.slice(1);
+    return `#${names.channel(id) ?? label?.replace(/^#/, '') ?? id}`;
+  }
+  if (target.startsWith('!')) return convertCommand(target.slice(1), label);
+  return convertLink(decodeEntities(target), label);
+}
+
+/** Converts a command token such as `<!here>`, `<!subteam^S1|@team>` or `<!date^1392734382^{date}|Feb 18>`. */
+function convertCommand(command: string, label: string | undefined): string {
+  const name = command.split('^')[0] ?? '';
+  const broadcast = BROADCASTS[name];
+  if (broadcast) return broadcast;
+  return label ?? '';
+}
+
+function convertLink(url: string, label: string | undefined): string {
+  const displayed = url.startsWith('mailto:') ? url.slice('mailto:'.length) : url;
+  if (label === undefined || label === displayed) return displayed;
+  return `[${label.replace(/([[\]\\])/g, '\\$1')}](${url.replace(/[()\s]/g, percentEncode)})`;
+}
+
+/** Percent-encodes one character, which encodeURIComponent leaves alone for "(" and ")". */
+function percentEncode(char: string): string {
+  return `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`;
+}
+
+/**
+ * Converts Slack's `*bold*` and `~strike~` to Markdown's `**bold**` and `~~strike~~`.
+ * `_italic_` is the same in both. Markers count only at word edges, as in Slack.
+ */
+function convertStyles(text: string): string {
+  return text
+    .replace(/(^|[\s([{'"])\*(?=\S)([^*\n]*?\S)\*(?=$|[\s.,;:!?)\]}'"])/g, '$1**$2**')
+    .replace(/(^|[\s([{'"])~(?=\S)([^~\n]*?\S)~(?=$|[\s.,;:!?)\]}'"])/g, '$1~~$2~~');
+}
