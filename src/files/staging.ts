@@ -71,6 +71,17 @@ export class UploadStaging {
    * the client can resume after them.
    */
   async append(uploadId: string, offset: number, body: Readable, maxBytes: number): Promise<number> {
+    // The body can fail while the layout is read, before keepReceivedBytes listens: this keeps that error handled.
+    const ignoreEarlyError = () => undefined;
+    body.on('error', ignoreEarlyError);
+    try {
+      return await this.appendPart(uploadId, offset, body, maxBytes);
+    } finally {
+      body.off('error', ignoreEarlyError);
+    }
+  }
+
+  private async appendPart(uploadId: string, offset: number, body: Readable, maxBytes: number): Promise<number> {
     const layout = await this.layout(uploadId);
     if (offset !== layout.offset) {
       throw new AppError('UPLOAD_OFFSET_MISMATCH', `The upload is at offset ${layout.offset}, not ${offset}`, { field: 'offset', expected: layout.offset });
@@ -181,6 +192,12 @@ export class UploadStaging {
       finishEarly();
     };
 
+    // A body cut before this point has already emitted its events, so none would end the sealer.
+    if (body.destroyed) {
+      state.error = body.errored ?? new Error(`The body of upload ${uploadId} closed before it was read`);
+      sealer.end();
+      return state;
+    }
     body.on('error', onError);
     body.on('close', onClose);
     body.pipe(sealer);

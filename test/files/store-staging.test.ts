@@ -49,12 +49,19 @@ function newStaging(store: BlobStore): UploadStaging {
   return new UploadStaging(store, new MasterKeyRing([toMasterKey(randomBytes(32))]), logger);
 }
 
-/** Creates a body that sends `bytes` and then fails, as a request does when its connection is cut. */
+/** Creates a body that sends `bytes` and fails once they are read, as a request does when its connection is cut. */
 function cutBody(bytes: Buffer): Readable {
-  const body = new Readable({ read() {} });
-  body.push(bytes);
-  setTimeout(() => body.destroy(new Error('aborted')), 20);
-  return body;
+  let sent = false;
+  return new Readable({
+    read() {
+      if (sent) {
+        setImmediate(() => this.destroy(new Error('aborted')));
+        return;
+      }
+      sent = true;
+      this.push(bytes);
+    },
+  });
 }
 
 async function keysUnder(store: BlobStore, prefix: string): Promise<string[]> {
@@ -103,6 +110,19 @@ describe.each(backends)('staging on $name store', ({ open }) => {
     const end = await staging.append(id, kept, Readable.from([plaintext.subarray(kept)]), GIB);
     expect(end).toBe(plaintext.length);
     expect((await bytesOf(await staging.open(id))).equals(plaintext)).toBe(true);
+  });
+
+  test('body cut before reading keeps nothing', async () => {
+    const staging = newStaging(open());
+    const id = randomUUID();
+    await staging.create(id);
+    const body = new Readable({ read() {} });
+    body.destroy(new Error('aborted'));
+
+    const kept = await staging.append(id, 0, body, GIB);
+
+    expect(kept).toBe(0);
+    expect(await staging.offset(id)).toBe(0);
   });
 
   test('wrong offset stores nothing', async () => {
