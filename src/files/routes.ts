@@ -14,15 +14,12 @@ import { verifyLink, type LinkTarget } from './links.js';
 import { cleanFileName, cleanMediaType, OCTET_STREAM } from './names.js';
 import { presentFile } from './present.js';
 import { DownloadQuery, FileListQuery, FilePage, FileParams, FileView, LinkBody, SignedLinks, UploadParams, UploadQuery } from './schemas.js';
-import { thumbnailQueueOf } from './thumbnails.js';
 import { checkUploadAccess, checkUploadCreation, createTusServer, handOverToTus, UPLOADS_PATH } from './uploads.js';
 
 const tags = ['files'];
 
 /** Registers uploads, downloads, file lists, signed links and deletion. */
 export function registerFileRoutes(app: App, ctx: AppContext): void {
-  app.addHook('onClose', async () => thumbnailQueueOf(ctx).close());
-
   // Upload bodies are file bytes of any type: this scope reads no body, and the handlers stream the raw request.
   void app.register(async (scope) => registerUploadRoutes(scope as App, ctx));
   registerFileReadRoutes(app, ctx);

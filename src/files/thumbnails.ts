@@ -1,6 +1,10 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import sharp from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
+import { enqueueJob } from '../jobs/queries.js';
+import { PermanentJobError } from '../jobs/runner.js';
+import type { Logger } from '../platform/logger.js';
+import type { Tx } from '../storage/database.js';
 import { commitWithEvents, type AppContext } from '../platform/context.js';
 import { conversationStream } from '../realtime/events.js';
 import type { FileRow } from '../storage/schema.js';
@@ -23,75 +27,51 @@ const THUMBNAIL_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/
  */
 const MAX_INPUT_PIXELS = 100_000_000;
 
-const queues = new WeakMap<AppContext, ThumbnailQueue>();
+/** Job kind that makes one file's thumbnail. */
+export const THUMBNAIL_JOB = 'files.thumbnail';
 
-/** Returns the thumbnail queue of a node, creating it on first use. */
-export function thumbnailQueueOf(ctx: AppContext): ThumbnailQueue {
-  let queue = queues.get(ctx);
-  if (queue === undefined) {
-    queue = new ThumbnailQueue(ctx);
-    queues.set(ctx, queue);
-  }
-  return queue;
+interface ThumbnailPayload {
+  fileId: string;
 }
 
-/** Returns true for files that the queue makes a thumbnail for. */
+/** Attempts per thumbnail: a corrupt image fails at once, so retries only cover storage errors. */
+const THUMBNAIL_MAX_ATTEMPTS = 3;
+
+/** Returns true for files that get a thumbnail. */
 export function wantsThumbnail(file: Pick<FileRow, 'mime_type' | 'size'>, maxInputBytes: number): boolean {
   return THUMBNAIL_TYPES.has(file.mime_type) && Number(file.size) > 0 && Number(file.size) <= maxInputBytes;
 }
 
 /**
- * Makes thumbnails in the background, one at a time, so at most one image
- * (at most CHATTERBOX_THUMBNAIL_MAX_BYTES, decoded to at most 100 megapixels)
- * is in memory at once. Files are queued when a message claims them, so
- * uploads that are never posted cost nothing. A finished thumbnail is stored
- * through the vault like any file, and the conversation receives a `file.updated` event.
- * TODO: the queue lives in memory, so files still queued when the process stops get no thumbnail.
+ * Stores a thumbnail job for each small raster image, inside the transaction
+ * that attaches the files to a message. So uploads that are never posted cost
+ * nothing, and a node that stops before the work is done leaves it to another.
  */
-export class ThumbnailQueue {
-  private readonly pending: string[] = [];
-  private running: Promise<void> | undefined;
-  private closed = false;
-
-  constructor(private readonly ctx: AppContext) {}
-
-  /** Queues a file; files that are not small raster images are skipped. */
-  enqueue(file: Pick<FileRow, 'id' | 'mime_type' | 'size'>): void {
-    if (this.closed || !wantsThumbnail(file, this.ctx.config.files.thumbnailMaxInputBytes)) return;
-    this.pending.push(file.id);
-    this.running ??= this.drain().finally(() => {
-      this.running = undefined;
-    });
+export async function enqueueThumbnails(ctx: AppContext, tx: Tx, files: ReadonlyArray<Pick<FileRow, 'id' | 'mime_type' | 'size'>>, now: number): Promise<void> {
+  for (const file of files) {
+    if (!wantsThumbnail(file, ctx.config.files.thumbnailMaxInputBytes)) continue;
+    await enqueueJob(tx, { kind: THUMBNAIL_JOB, payload: { fileId: file.id }, dedupeKey: `thumbnail:${file.id}`, maxAttempts: THUMBNAIL_MAX_ATTEMPTS }, now);
   }
+}
 
-  enqueueAll(files: ReadonlyArray<Pick<FileRow, 'id' | 'mime_type' | 'size'>>): void {
-    for (const file of files) this.enqueue(file);
-  }
+/**
+ * Registers the thumbnail job handler. Each node makes one thumbnail at a time,
+ * so at most one image (at most CHATTERBOX_THUMBNAIL_MAX_BYTES, decoded to at
+ * most 100 megapixels) is in memory at once, whatever the runner's concurrency.
+ */
+export function registerThumbnailJob(ctx: AppContext): void {
+  let previous: Promise<unknown> = Promise.resolve();
+  ctx.jobs.register<ThumbnailPayload>(THUMBNAIL_JOB, (job) => {
+    const turn = previous.then(() => runThumbnailJob(ctx, job.payload.fileId, job.log));
+    previous = turn.catch(() => undefined);
+    return turn;
+  });
+}
 
-  /** Resolves once every queued thumbnail is made or has failed; for tests and shutdown. */
-  async idle(): Promise<void> {
-    while (this.running !== undefined) await this.running;
-  }
-
-  /** Stops taking work and waits for the thumbnail in progress. */
-  async close(): Promise<void> {
-    this.closed = true;
-    this.pending.length = 0;
-    await this.idle();
-  }
-
-  private async drain(): Promise<void> {
-    for (let fileId = this.pending.shift(); fileId !== undefined; fileId = this.pending.shift()) {
-      const started = Date.now();
-      try {
-        const recorded = await makeThumbnail(this.ctx, fileId);
-        this.ctx.logger.info({ component: 'files', fileId, recorded, durationMs: Date.now() - started }, 'thumbnail job finished');
-      } catch (error) {
-        // A corrupt or unsupported image is expected input; the file stays downloadable without a thumbnail.
-        this.ctx.logger.info({ component: 'files', fileId, err: error }, 'thumbnail could not be made');
-      }
-    }
-  }
+async function runThumbnailJob(ctx: AppContext, fileId: string, log: Logger): Promise<void> {
+  const started = Date.now();
+  const recorded = await makeThumbnail(ctx, fileId);
+  log.info({ component: 'files', fileId, recorded, durationMs: Date.now() - started }, 'thumbnail job finished');
 }
 
 /**
@@ -109,17 +89,12 @@ export async function makeThumbnail(ctx: AppContext, fileId: string): Promise<bo
   const input = pipeline(source, image);
   // A failed read also fails metadata() below, which reports it; this keeps the rejection handled.
   input.catch(() => undefined);
-  const metadata = await image.metadata();
-  const { data } = await image
-    .autoOrient()
-    .resize(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE, { fit: 'inside', withoutEnlargement: true })
-    .webp({ quality: 80 })
-    .toBuffer({ resolveWithObject: true });
+  const { metadata, data } = await decodeImage(image, fileId);
   await input;
 
   const width = metadata.autoOrient?.width ?? metadata.width;
   const height = metadata.autoOrient?.height ?? metadata.height;
-  if (width === undefined || height === undefined) throw new Error('sharp found no image dimensions');
+  if (width === undefined || height === undefined) throw new PermanentJobError(`image ${fileId} has no dimensions`);
 
   const stored = await ctx.files.vault.write(Readable.from([data]), { maxBytes: data.length });
   const updated = await commitWithEvents(ctx, async (tx, events) => {
@@ -142,4 +117,23 @@ export async function makeThumbnail(ctx: AppContext, fileId: string): Promise<bo
     return false;
   }
   return true;
+}
+
+/**
+ * Decodes the image and renders the thumbnail. A corrupt or unsupported image
+ * is expected input that no retry mends, so its error is permanent and the
+ * file stays downloadable without a thumbnail.
+ */
+async function decodeImage(image: Sharp, fileId: string): Promise<{ metadata: Metadata; data: Buffer }> {
+  try {
+    const metadata = await image.metadata();
+    const { data } = await image
+      .autoOrient()
+      .resize(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE, { fit: 'inside', withoutEnlargement: true })
+      .webp({ quality: 80 })
+      .toBuffer({ resolveWithObject: true });
+    return { metadata, data };
+  } catch (error) {
+    throw new PermanentJobError(`image ${fileId} could not be decoded`, { cause: error });
+  }
 }

@@ -25,6 +25,7 @@ import { PresenceService } from '../presence/service.js';
 import { registerNotificationRoutes } from '../notifications/routes.js';
 import { NotificationService, type NotificationOptions } from '../notifications/service.js';
 import { JobRunner } from '../jobs/runner.js';
+import { registerThumbnailJob } from '../files/thumbnails.js';
 import { MemorySignalHub } from '../realtime/signals.js';
 import { RedisSignalHub } from '../realtime/redis-signals.js';
 import type { Config } from '../platform/config.js';
@@ -108,6 +109,7 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   };
   ctx.files.sweeper.start();
   const notifications = new NotificationService(ctx, options);
+  registerThumbnailJob(ctx);
 
   const tlsEnabled = config.tls.certFile !== '';
   // With a certificate configured, the one server speaks HTTPS and WSS and nothing else.

@@ -20,7 +20,7 @@ import { recordVersion } from './versions.js';
 import { claimMessageFiles, deleteMessageFiles, removeBlobs } from '../files/actions.js';
 import { presentFile, presentFilesOfMessages } from '../files/present.js';
 import type { FileView } from '../files/schemas.js';
-import { thumbnailQueueOf } from '../files/thumbnails.js';
+import { enqueueThumbnails } from '../files/thumbnails.js';
 import { indexFile, indexMessage } from '../search/indexing.js';
 import { enqueueEditNotifications, enqueueMessageNotifications } from '../notifications/enqueue.js';
 
@@ -67,6 +67,7 @@ export async function postMessage(
       const id = newId();
       const claimed = await claimMessageFiles(tx, { fileIds, messageId: id, conversationId, uploaderId: auth.user.id });
       for (const file of claimed) await indexFile(ctx, tx, file);
+      await enqueueThumbnails(ctx, tx, claimed, now);
       const files = claimed.map(presentFile);
       const message = await insertMessage(tx, events, { id, conversationId, authorId: auth.user.id, text, entities, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id, files }, now);
       await recordMentions(tx, events, message, mentions, { replacing: false });
@@ -75,7 +76,6 @@ export async function postMessage(
       await enqueueMessageNotifications(tx, message, now);
       return { message, files };
     });
-    thumbnailQueueOf(ctx).enqueueAll(files);
     ctx.jobs.poke();
     return { message, created: true, files };
   } catch (error) {

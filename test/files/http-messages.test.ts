@@ -1,8 +1,10 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ApiClient } from '../../src/client/api.js';
 import { buildChannel, buildTeam, buildUser, type TestTeam, type TestUser } from '../helpers/factories.js';
 import { buildPng, fetchBytes, uploadFile, type FileBody } from '../helpers/files.js';
 import { listen, waitUntil } from '../helpers/realtime.js';
@@ -151,6 +153,30 @@ describe('thumbnails', () => {
     await waitForThumbnail(alice, valid.id);
     expect((await alice.api.get<FileBody>(`/api/files/${file.id}`)).thumbnail_url).toBeNull();
     expect((await fetchBytes(server.url + file.url, { token: alice.token })).status).toBe(200);
+  });
+
+  test('queued thumbnail survives a restart', async () => {
+    // The first node runs no jobs, as a node that stops right after the post would leave its work.
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatterbox-thumbnail-'));
+    const first = await startServer({ dataDir, jobs: { enabled: false } });
+    let second: TestServer | undefined;
+    try {
+      const owner = await buildUser(first.url, 'thumbowner');
+      const ownTeam = await buildTeam(owner, []);
+      const file = await uploadFile(first.url, owner, ownTeam.generalId, await buildPng(40, 20), { name: 'later.png', type: 'image/png' });
+      await owner.api.post(`/api/conversations/${ownTeam.generalId}/messages`, { text: 'later', file_ids: [file.id] });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await owner.api.get<FileBody>(`/api/files/${file.id}`)).thumbnail_url).toBeNull();
+      await first.close();
+
+      second = await startServer({ dataDir });
+      const ready = await waitForThumbnail({ ...owner, api: new ApiClient(second.url, owner.token) }, file.id);
+      expect([ready.width, ready.height]).toEqual([40, 20]);
+    } finally {
+      await first.close();
+      await second?.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   test('no thumbnail answers 404', async () => {
