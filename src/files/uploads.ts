@@ -11,6 +11,7 @@ import { ID_PATTERN, newId } from '../platform/ids.js';
 import { checkDeclaredLength, completeUpload, discardUpload } from './actions.js';
 import { cleanFileName, cleanMediaType } from './names.js';
 import { findFile, findUpload, insertUpload, listExpiredUploadIds } from './queries.js';
+import type { FileRow } from '../storage/schema.js';
 
 /**
  * Resumable uploads over the tus protocol 1.0 (https://tus.io/protocols/resumable-upload),
@@ -76,7 +77,15 @@ class StagingDataStore extends DataStore {
   override async write(body: Readable, id: string, offset: number): Promise<number> {
     const row = await findUpload(this.ctx.storage.db, id);
     if (row === undefined) throw ERRORS.FILE_NOT_FOUND;
-    return this.ctx.files.staging.append(id, offset, body, Number(row.size));
+    try {
+      return await this.ctx.files.staging.append(id, offset, body, Number(row.size));
+    } catch (error) {
+      // A parallel request, perhaps on another node, finished the upload and discarded its staging area.
+      const file = await findFile(this.ctx.storage.db, id);
+      if (file === undefined) throw error;
+      this.ctx.logger.info({ component: 'files', uploadId: id, err: error }, 'upload finished by a parallel request');
+      return Number(file.size);
+    }
   }
 
   override async getUpload(id: string): Promise<Upload> {
@@ -120,6 +129,22 @@ function tusErrorResponse(ctx: AppContext, error: Error | { status_code: number;
   return { status_code: 500, body: JSON.stringify(new AppError('INTERNAL', 'Internal server error').toBody()) };
 }
 
+/**
+ * Completes an upload, or returns its file when a parallel request (perhaps
+ * on another node) completed it first. Without this, the request that lost
+ * the race would report a finished upload as missing.
+ */
+async function completeOrFindUpload(ctx: AppContext, uploadId: string): Promise<FileRow> {
+  try {
+    return await completeUpload(ctx, uploadId);
+  } catch (error) {
+    const file = await findFile(ctx.storage.db, uploadId);
+    if (file === undefined) throw error;
+    ctx.logger.info({ component: 'files', uploadId, err: error }, 'upload completed by a parallel request');
+    return file;
+  }
+}
+
 /** Builds the tus server of a node. */
 export function createTusServer(ctx: AppContext): TusServer {
   return new TusServer({
@@ -127,7 +152,8 @@ export function createTusServer(ctx: AppContext): TusServer {
     datastore: new StagingDataStore(ctx),
     maxSize: ctx.config.files.maxFileBytes,
     relativeLocation: true,
-    // TODO: the default locker is per process; two nodes taking PATCHes of one upload at once are not serialized.
+    // The default locker serializes requests within one node only. Across nodes, staging keeps parallel parts
+    // of one upload apart, and completeOrFindUpload lets the slower request report the finished file.
     disableTerminationForFinishedUploads: true,
     allowedOrigins: (origin) => ctx.config.allowedOrigins.includes(origin),
     allowedCredentials: true,
@@ -153,7 +179,7 @@ export function createTusServer(ctx: AppContext): TusServer {
       return {};
     },
     onUploadFinish: async (_request, upload) => {
-      const file = await completeUpload(ctx, upload.id);
+      const file = await completeOrFindUpload(ctx, upload.id);
       ctx.logger.info({ component: 'files', fileId: file.id, size: Number(file.size) }, 'resumable upload finished');
       return { headers: { [FILE_ID_HEADER]: file.id } };
     },

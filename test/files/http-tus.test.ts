@@ -266,3 +266,31 @@ describe('expiry', () => {
     }
   });
 });
+
+describe('two nodes', () => {
+  test('parallel patches store one file', async () => {
+    // A second node on the same storage, as behind a load balancer that splits a client's retries.
+    const other = await startServer({ dataDir: server.dataDir, files: { maxFileBytes: MAX_FILE_BYTES } });
+    try {
+      const bytes = await patternBytes(3_000_000, 'two-nodes');
+      const location = await create(alice, bytes.length);
+
+      const responses = await Promise.all([
+        tusPatch(server.url, alice.token, location, 0, bytes),
+        tusPatch(other.url, alice.token, location, 0, bytes),
+      ]);
+
+      const statuses = responses.map((response) => response.status);
+      expect(statuses).toContain(204);
+      for (const status of statuses) expect([204, 409]).toContain(status);
+      const file = await alice.api.get<FileBody>(`/api/files/${fileIdOf(location)}`);
+      expect(file.size).toBe(bytes.length);
+      for (const url of [server.url, other.url]) {
+        const download = await fetchBytes(url + file.url, { token: alice.token });
+        expect(download.body.equals(bytes)).toBe(true);
+      }
+    } finally {
+      await other.close();
+    }
+  });
+});
