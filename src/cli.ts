@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { recordAudit } from './audit/log.js';
 import { rotateFileKey } from './files/rotate.js';
+import { reindexSearch } from './search/reindex.js';
 import { createLogger } from './platform/logger.js';
 import { loadConfig } from './platform/config.js';
 import { openStorage } from './storage/database.js';
@@ -18,6 +19,9 @@ Commands:
                     Then start the server with CHATTERBOX_DB_KEY set to the new key.
   rotate-file-key   Re-wrap every file's data key under the current master key. With the
                     generated key file, first add a new random key to it. Reads the same
+                    environment variables as the server.
+  search reindex    Rebuild the search index of every message and file with the current analyser,
+                    and drop entries of deleted ones. Safe while the server runs. Reads the same
                     environment variables as the server.`;
 
 /** Rekeys the database, then opens it with the new key to prove it and to record the rotation in the audit log. */
@@ -42,6 +46,19 @@ async function rekey(): Promise<void> {
   }
 }
 
+/** Rebuilds the search index of the configured database and prints the counts. */
+async function reindex(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const storage = await openStorage({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, databaseKey: config.databaseKey, logger });
+  try {
+    const result = await reindexSearch(storage, logger);
+    console.log(`Search index rebuilt: ${result.messages} messages, ${result.files} files, ${result.removed} stale entries removed in ${result.durationMs} ms.`);
+  } finally {
+    await storage.close();
+  }
+}
+
 async function main(args: string[]): Promise<number> {
   if (args[0] === 'db' && args[1] === 'rekey' && args.length === 2) {
     await rekey();
@@ -51,6 +68,10 @@ async function main(args: string[]): Promise<number> {
     const config = loadConfig();
     const result = await rotateFileKey(config, createLogger(config.logLevel));
     return result.failedKeys === 0 ? 0 : 1;
+  }
+  if (args[0] === 'search' && args[1] === 'reindex' && args.length === 2) {
+    await reindex();
+    return 0;
   }
   console.error(USAGE);
   return args.length === 0 || args[0] === '--help' ? 0 : 2;

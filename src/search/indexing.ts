@@ -22,8 +22,6 @@ export interface IndexContext {
   storage: { dialect: Pick<StorageDialect, 'name'> };
 }
 
-// TODO: add a reindex command; documents keep the terms of the analyser that wrote them until reindexed.
-
 /** Indexes a live message's current text, replacing what was indexed before. */
 export async function indexMessage(ctx: IndexContext, tx: Tx, message: MessageRow): Promise<void> {
   if (message.deleted_at !== null) {
