@@ -72,7 +72,7 @@ type PageOutcome = Omit<SearchOutcome, 'terms'>;
 
 async function searchNewest(ctx: AppContext, search: ResolvedSearch, cursor: SearchCursor | undefined, limit: number, queryHash: string): Promise<PageOutcome> {
   const index = searchIndexFor(ctx.storage.dialect);
-  const db = ctx.storage.db;
+  const db = ctx.storage.reader;
   const rows = await index.listNewest(db, search, { after: cursor }, limit + 1);
   const hits = rows.slice(0, limit);
   const last = hits[hits.length - 1];
@@ -90,12 +90,12 @@ async function searchNewest(ctx: AppContext, search: ResolvedSearch, cursor: Sea
 async function searchByRelevance(ctx: AppContext, search: ResolvedSearch, cursor: SearchCursor | undefined, limit: number, queryHash: string): Promise<PageOutcome> {
   const index = searchIndexFor(ctx.storage.dialect);
   // One scan serves the count (up to TOTAL_CAP) and the candidates (the newest RELEVANCE_CANDIDATES).
-  const fetched = await index.listNewest(ctx.storage.db, search, { maxDocId: cursor?.maxDocId ?? undefined }, TOTAL_CAP + 1);
+  const fetched = await index.listNewest(ctx.storage.reader, search, { maxDocId: cursor?.maxDocId ?? undefined }, TOTAL_CAP + 1);
   const candidates = fetched.slice(0, RELEVANCE_CANDIDATES);
   // Later pages rank the same candidates: none newer than the first page's newest.
   const maxDocId = cursor?.maxDocId ?? candidates.reduce((max, hit) => Math.max(max, hit.docId), 0);
 
-  const ranked = await rankCandidates(ctx.storage.db, candidates, search.include);
+  const ranked = await rankCandidates(ctx.storage.reader, candidates, search.include);
   const start = cursor === undefined ? 0 : nextPosition(ranked, cursor);
   const hits = ranked.slice(start, start + limit);
   const last = hits[hits.length - 1];

@@ -19,8 +19,6 @@ import type { PageBounds, ResolvedSearch, SearchDocument, SearchHit, SearchIndex
  * indexing order, so date order is the order in which messages were indexed.
  * For messages posted through the API that is the order of `created_at`.
  */
-// TODO: run search queries off the event loop, in a worker thread with its own connection. A query that scans
-// many documents, such as a rare filter with a common word, now blocks every other request while it runs.
 export class SqliteSearchIndex implements SearchIndex {
   async writeDocument(tx: Tx, document: SearchDocument): Promise<void> {
     const { stems, words, facets } = ftsColumns(document);

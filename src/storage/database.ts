@@ -12,7 +12,7 @@ import * as security from './migrations/006-security.js';
 import * as notifications from './migrations/005-notifications.js';
 import * as bots from './migrations/007-bots.js';
 import { CommitGroup } from './commit-group.js';
-import type { Logger } from '../platform/logger.js';
+import { createLogger, type Logger } from '../platform/logger.js';
 
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
@@ -20,6 +20,12 @@ export type Tx = Transaction<Database>;
 /** Storage handle shared by every module: the query layer and its dialect. */
 export interface Storage {
   db: Db;
+  /**
+   * Runs long read-only queries, such as searches, without blocking the event
+   * loop: a worker thread on SQLite, the same pool as `db` on PostgreSQL. It
+   * sees committed data only and runs no transactions.
+   */
+  reader: Db;
   dialect: StorageDialect;
   /** Present where one connection runs every write (SQLite), so grouping commits costs no concurrency. */
   commitGroup?: CommitGroup;
@@ -78,11 +84,14 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   }
   if (error) throw error;
 
+  const reader = dialect.createReaderKyselyDialect === undefined ? db : new Kysely<Database>({ dialect: dialect.createReaderKyselyDialect(options.logger ?? createLogger('silent')) });
   return {
     db,
+    reader,
     dialect,
     commitGroup: dialect.singleWriter ? new CommitGroup(db, () => Date.now()) : undefined,
     close: async () => {
+      if (reader !== db) await reader.destroy();
       await db.destroy();
       await dialect.close();
     },

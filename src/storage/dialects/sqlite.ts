@@ -4,6 +4,7 @@ import type BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
 import { openSqliteFile } from '../sqlite-encryption.js';
 import { SqliteDialect } from 'kysely';
 import type { StorageDialect } from './dialect.js';
+import { createSqliteReaderDialect } from './sqlite-reader.js';
 
 /**
  * Opens the embedded default: one SQLite file in write-ahead-log mode,
@@ -26,6 +27,7 @@ export function createSqliteDialect(file: string, key = ''): StorageDialect {
     name: 'sqlite',
     singleWriter: true,
     createKyselyDialect: () => new SqliteDialect({ database: withStatementCache(connection) }),
+    createReaderKyselyDialect: (logger) => createSqliteReaderDialect(file, key, logger),
     isUniqueViolation: (error) =>
       typeof error === 'object' &&
       error !== null &&
