@@ -72,7 +72,7 @@ export async function postMessage(
       const message = await insertMessage(tx, events, { id, conversationId, authorId: auth.user.id, text, entities, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id, files }, now);
       await recordMentions(tx, events, message, mentions, { replacing: false });
       await recordPostReads(tx, events, message, root, mentions.memberIds, now);
-      await indexMessage(ctx, tx, message);
+      await indexMessage(ctx, tx, message, access.conversation.team_id);
       await enqueueMessageNotifications(tx, message, now);
       return { message, files };
     });
@@ -217,7 +217,7 @@ export async function editMessage(ctx: AppContext, auth: Auth, messageId: string
       .returningAll()
       .executeTakeFirstOrThrow();
     await recordMentions(tx, events, updated, mentions, { replacing: true });
-    await indexMessage(ctx, tx, updated);
+    await indexMessage(ctx, tx, updated, access.conversation.team_id);
     if (updated.root_id !== null) {
       const root = await findMessage(tx, updated.root_id);
       if (root !== undefined) await followMentionedMembers(tx, events, root, mentions.memberIds, now);

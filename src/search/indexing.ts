@@ -22,14 +22,17 @@ export interface IndexContext {
   storage: { dialect: Pick<StorageDialect, 'name'> };
 }
 
-/** Indexes a live message's current text, replacing what was indexed before. */
-export async function indexMessage(ctx: IndexContext, tx: Tx, message: MessageRow): Promise<void> {
+/**
+ * Indexes a live message's current text, replacing what was indexed before.
+ * Callers that have loaded the conversation pass its team, which saves a query.
+ */
+export async function indexMessage(ctx: IndexContext, tx: Tx, message: MessageRow, teamId?: string): Promise<void> {
   if (message.deleted_at !== null) {
     await unindexMessage(tx, message.id);
     return;
   }
-  const conversation = await tx.selectFrom('conversations').select('team_id').where('id', '=', message.conversation_id).executeTakeFirstOrThrow();
-  await searchIndexFor(ctx.storage.dialect).writeDocument(tx, messageDocument(message, conversation.team_id));
+  const team = teamId ?? (await tx.selectFrom('conversations').select('team_id').where('id', '=', message.conversation_id).executeTakeFirstOrThrow()).team_id;
+  await searchIndexFor(ctx.storage.dialect).writeDocument(tx, messageDocument(message, team));
 }
 
 /** Builds the index document of a message in a conversation of `teamId`. */
