@@ -1,5 +1,5 @@
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { RateLimitStore } from '../http/rate-limits.js';
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { buildLimiter, type RateLimitStore } from '../http/rate-limits.js';
 import type { Config } from '../platform/config.js';
 import { AppError } from '../platform/errors.js';
 
@@ -37,18 +37,7 @@ export class LoginThrottle {
   readonly #scopes: Record<Scope, ScopeLimiters>;
 
   constructor(config: Config['loginThrottle'], store?: RateLimitStore) {
-    const limiter = (name: string, points: number, durationSeconds: number): RateLimiterAbstract => {
-      const memory = new RateLimiterMemory({ points, duration: durationSeconds, keyPrefix: name });
-      if (store === undefined) return memory;
-      return new RateLimiterRedis({
-        storeClient: store.client,
-        points,
-        duration: durationSeconds,
-        keyPrefix: `${store.keyPrefix}rl:${name}`,
-        rejectIfRedisNotReady: true,
-        insuranceLimiter: memory,
-      });
-    };
+    const limiter = (name: string, points: number, durationSeconds: number) => buildLimiter(name, points, durationSeconds, store);
     const scope = (name: string, freeFailures: number, maxDelaySeconds: number): ScopeLimiters => ({
       // The counter never rejects: its points are far above any count, and the block limiter does the rejecting.
       failures: limiter(`login-fail-${name}`, Number.MAX_SAFE_INTEGER, config.windowSeconds),

@@ -12,6 +12,24 @@ export interface RateLimitStore {
 }
 
 /**
+ * Builds a fixed-window limiter of `points` per `durationSeconds`: in memory,
+ * or in Redis under `<prefix>rl:<name>` with a memory limiter that counts on
+ * this node while Redis is not connected.
+ */
+export function buildLimiter(name: string, points: number, durationSeconds: number, store?: RateLimitStore): RateLimiterAbstract {
+  const memory = new RateLimiterMemory({ points, duration: durationSeconds, keyPrefix: name });
+  if (store === undefined) return memory;
+  return new RateLimiterRedis({
+    storeClient: store.client,
+    points,
+    duration: durationSeconds,
+    keyPrefix: `${store.keyPrefix}rl:${name}`,
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: memory,
+  });
+}
+
+/**
  * Fixed-window limits, kept in this process or, given a store, in Redis and
  * shared by every node. While Redis is not connected, each node counts in its
  * own memory instead, so requests go on and limits hold per node.
@@ -20,18 +38,7 @@ export class RateLimits {
   readonly #limiters: Record<LimiterName, RateLimiterAbstract>;
 
   constructor(config: Config['rateLimits'], store?: RateLimitStore) {
-    const limiter = (points: number, durationSeconds: number, name: string): RateLimiterAbstract => {
-      const memory = new RateLimiterMemory({ points, duration: durationSeconds, keyPrefix: name });
-      if (store === undefined) return memory;
-      return new RateLimiterRedis({
-        storeClient: store.client,
-        points,
-        duration: durationSeconds,
-        keyPrefix: `${store.keyPrefix}rl:${name}`,
-        rejectIfRedisNotReady: true,
-        insuranceLimiter: memory,
-      });
-    };
+    const limiter = (points: number, durationSeconds: number, name: string) => buildLimiter(name, points, durationSeconds, store);
     this.#limiters = {
       loginPerAddress: limiter(config.loginPerAddressPerMinute, 60, 'login-addr'),
       loginPerAccount: limiter(config.loginPerAccountPerMinute, 60, 'login-acct'),

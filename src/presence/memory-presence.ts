@@ -4,6 +4,7 @@ import { LAST_ACTIVE_FLUSH_MS, type Presence, type PresenceListener, type Presen
 import {
   computeStatus,
   DEFAULT_SETTINGS,
+  deliveryStateOf,
   manualDndEnd,
   nextStatusCheck,
   type AvailabilitySettings,
@@ -126,9 +127,7 @@ export class MemoryPresence implements Presence {
     const states = new Map<string, DeliveryState>();
     for (const userId of userIds) {
       const state = this.#users.get(userId);
-      const connected = state !== undefined && state.connections.size > 0;
-      const active = connected && state.lastActiveAt !== null && now - state.lastActiveAt < this.#config.idleTimeoutMs;
-      states.set(userId, { connected, active });
+      states.set(userId, deliveryStateOf(state?.connections.size ?? 0, state?.lastActiveAt ?? null, now, this.#config.idleTimeoutMs));
     }
     return states;
   }

@@ -7,6 +7,7 @@ import type { Presence, PresenceListener, PresenceStore } from './presence.js';
 import {
   computeStatus,
   DEFAULT_SETTINGS,
+  deliveryStateOf,
   manualDndEnd,
   nextStatusCheck,
   type AvailabilitySettings,
@@ -275,9 +276,7 @@ export class RedisPresence implements Presence {
     const states = new Map<string, DeliveryState>();
     userIds.forEach((userId, index) => {
       const snapshot = snapshots[index];
-      const connected = snapshot !== undefined && snapshot.liveSockets > 0;
-      const active = connected && snapshot.lastActiveAt !== null && now - snapshot.lastActiveAt < this.#config.idleTimeoutMs;
-      states.set(userId, { connected, active });
+      states.set(userId, deliveryStateOf(snapshot?.liveSockets ?? 0, snapshot?.lastActiveAt ?? null, now, this.#config.idleTimeoutMs));
     });
     return states;
   }

@@ -45,6 +45,12 @@ export interface DeliveryState {
   active: boolean;
 }
 
+/** Returns how a user can be reached: connected with live sockets, and active when also used within the idle timeout. */
+export function deliveryStateOf(liveSockets: number, lastActiveAt: number | null, now: number, idleTimeoutMs: number): DeliveryState {
+  const connected = liveSockets > 0;
+  return { connected, active: connected && lastActiveAt !== null && now - lastActiveAt < idleTimeoutMs };
+}
+
 export interface StatusInput {
   connected: boolean;
   lastActiveAt: number | null;
