@@ -39,7 +39,10 @@ export class ApiClient {
     const init: RequestInit = { method, headers: { ...headers } };
     const requestHeaders = init.headers as Record<string, string>;
     if (this.token !== undefined && requestHeaders.authorization === undefined) requestHeaders.authorization = `Bearer ${this.token}`;
-    if (body !== undefined) {
+    if (body instanceof Blob || body instanceof ArrayBuffer || body instanceof Uint8Array) {
+      // Binary bodies, such as a file upload, go as they are; the caller sets their content-type.
+      init.body = body as Blob;
+    } else if (body !== undefined) {
       requestHeaders['content-type'] ??= 'application/json';
       init.body = typeof body === 'string' ? body : JSON.stringify(body);
     }
@@ -60,6 +63,18 @@ export class ApiClient {
   /** Sends a request and returns the parsed body; a status of 400 or more throws ApiError. */
   async request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await this.raw(method, path, body);
+    if (response.status >= 400) throw new ApiError(response.status, response.body);
+    return response.body as T;
+  }
+
+  /**
+   * Uploads a file in one request (POST /api/conversations/{id}/files) and
+   * returns the file object. It stays the uploader's until a message claims
+   * it with file_ids. Large files may use the resumable tus route instead.
+   */
+  async uploadFile<T = Record<string, unknown>>(conversationId: string, name: string, body: Blob | ArrayBuffer | Uint8Array, mediaType: string): Promise<T> {
+    const type = mediaType === '' ? 'application/octet-stream' : mediaType;
+    const response = await this.raw('POST', `/api/conversations/${conversationId}/files?name=${encodeURIComponent(name)}`, body, { 'content-type': type });
     if (response.status >= 400) throw new ApiError(response.status, response.body);
     return response.body as T;
   }

@@ -28,6 +28,29 @@ export interface ReadyFrame {
   unavailable: string[];
 }
 
+export interface PresenceView {
+  user_id: string;
+  status: 'online' | 'away' | 'dnd' | 'offline';
+  since: number;
+  last_active_at: number | null;
+  dnd_until: number | null;
+}
+
+/** Frames that are sent once to the sockets connected at that moment and never replayed (docs/realtime.md). */
+export type SignalFrame =
+  | { type: 'presence'; users: PresenceView[]; unavailable?: string[] }
+  | { type: 'typing'; conversation_id: string; thread_root_id: string | null; user_id: string; active: boolean; expires_in_ms: number }
+  | { type: 'notification'; notification: Record<string, unknown> & { id: string } };
+
+/** Frames a client may send after ready, besides hello. */
+export type ClientSignalFrame =
+  | { type: 'presence.subscribe'; user_ids: string[] }
+  | { type: 'presence.unsubscribe'; user_ids: string[] }
+  | { type: 'activity' }
+  | { type: 'typing'; conversation_id: string; thread_root_id?: string };
+
+const SIGNAL_TYPES = new Set(['presence', 'typing', 'notification']);
+
 export interface RealtimeOptions {
   /** Opens a new socket: with a bearer header in Node, with a fresh ticket in browsers. */
   connect: () => WebSocketLike | Promise<WebSocketLike>;
@@ -36,6 +59,8 @@ export interface RealtimeOptions {
   /** A stream whose missed events are gone: reload its state over HTTP. */
   onResync?: (stream: string) => void;
   onClose?: (code: number, reason: string) => void;
+  /** Presence, typing and notification frames. */
+  onSignal?: (frame: SignalFrame) => void;
   /** Reconnects after a drop unless the server revoked the session; default true. */
   reconnect?: boolean;
   maxBackoffMs?: number;
@@ -60,6 +85,8 @@ export class RealtimeClient {
   #attempt = 0;
   #readyWaiters: Array<() => void> = [];
   #firstAttempt = false;
+  /** True between the ready frame and the close of the socket it came on. */
+  #ready = false;
   #rejectStart: ((error: Error) => void) | undefined;
   readonly #options: RealtimeOptions;
 
@@ -100,6 +127,13 @@ export class RealtimeClient {
     else this.#socket?.close(4999, 'dropped by client');
   }
 
+  /** Sends a presence, activity or typing frame; returns false when no socket is ready, since signals are not queued. */
+  send(frame: ClientSignalFrame): boolean {
+    if (!this.#ready || this.#socket?.readyState !== 1) return false;
+    this.#socket.send(JSON.stringify(frame));
+    return true;
+  }
+
   get isOpen(): boolean {
     return this.#socket?.readyState === 1;
   }
@@ -107,6 +141,7 @@ export class RealtimeClient {
   async #open(): Promise<void> {
     const socket = await this.#options.connect();
     this.#socket = socket;
+    this.#ready = false;
     socket.onopen = () => {
       this.connections += 1;
       socket.send(JSON.stringify({ type: 'hello', positions: Object.fromEntries(this.positions) }));
@@ -114,6 +149,7 @@ export class RealtimeClient {
     socket.onmessage = (message) => this.#onFrame(String(message.data));
     socket.onerror = () => {};
     socket.onclose = (event) => {
+      if (this.#socket === socket) this.#ready = false;
       this.#options.onClose?.(event.code, event.reason);
       if (this.#firstAttempt) {
         this.#firstAttempt = false;
@@ -144,6 +180,7 @@ export class RealtimeClient {
         const ready = frame as unknown as ReadyFrame;
         this.#attempt = 0;
         this.#firstAttempt = false;
+        this.#ready = true;
         for (const stream of ready.unavailable) this.positions.delete(stream);
         for (const [stream, head] of Object.entries(ready.streams)) {
           if (!this.positions.has(stream)) this.positions.set(stream, head);
@@ -170,6 +207,9 @@ export class RealtimeClient {
       case 'resync':
         this.positions.set(String(frame.stream), Number(frame.seq));
         this.#options.onResync?.(String(frame.stream));
+        break;
+      default:
+        if (SIGNAL_TYPES.has(frame.type)) this.#options.onSignal?.(frame as unknown as SignalFrame);
         break;
     }
   }

@@ -182,7 +182,7 @@ export const pickMessage = (raw: Record<string, unknown>): MessageView => ({
   files: ((raw.files as Array<Record<string, unknown>> | undefined) ?? []).map(pickFile),
 });
 
-const pickFile = (raw: Record<string, unknown>): FileAttachmentView => ({
+export const pickFile = (raw: Record<string, unknown>): FileAttachmentView => ({
   id: raw.id as string,
   message_id: (raw.message_id as string | null) ?? null,
   name: raw.name as string,

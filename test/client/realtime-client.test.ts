@@ -1,6 +1,8 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { RealtimeClient, type WebSocketLike } from '../../src/client/realtime.js';
+import { RealtimeClient, type SignalFrame, type WebSocketLike } from '../../src/client/realtime.js';
+import { buildTeam, buildUser } from '../helpers/factories.js';
+import { waitUntil } from '../helpers/realtime.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -22,4 +24,32 @@ test('start rejects refused credentials', async () => {
   await expect(client.start()).rejects.toThrow(/closed before ready/);
   await new Promise((resolve) => setTimeout(resolve, 300));
   expect(attempts).toBe(1);
+});
+
+test('signals: send, presence and typing frames', async () => {
+  const ada = await buildUser(server.url, 'ada');
+  const bob = await buildUser(server.url, 'bob');
+  const team = await buildTeam(ada, [bob]);
+  const signals: SignalFrame[] = [];
+  const connect = (token: string) => () => new WebSocket(server.wsUrl, { headers: { authorization: `Bearer ${token}` } }) as unknown as WebSocketLike;
+  const watcher = new RealtimeClient({ connect: connect(ada.token), onSignal: (frame) => signals.push(frame) });
+
+  // Signals are not queued: before ready there is no socket to send on.
+  expect(watcher.send({ type: 'presence.subscribe', user_ids: [bob.id] })).toBe(false);
+  await watcher.start();
+  expect(watcher.send({ type: 'presence.subscribe', user_ids: [bob.id] })).toBe(true);
+  await waitUntil(() => signals.some((frame) => frame.type === 'presence'), 5000, 'the presence snapshot');
+  expect(signals[0]).toMatchObject({ type: 'presence', users: [{ user_id: bob.id, status: 'offline' }] });
+
+  const typist = new RealtimeClient({ connect: connect(bob.token) });
+  await typist.start();
+  await waitUntil(() => signals.some((frame) => frame.type === 'presence' && frame.users.some((user) => user.status === 'online')), 5000, 'bob online');
+
+  expect(typist.send({ type: 'typing', conversation_id: team.generalId })).toBe(true);
+  await waitUntil(() => signals.some((frame) => frame.type === 'typing'), 5000, 'the typing frame');
+  expect(signals.find((frame) => frame.type === 'typing')).toMatchObject({ conversation_id: team.generalId, user_id: bob.id, active: true });
+
+  typist.stop();
+  watcher.stop();
+  expect(watcher.send({ type: 'activity' })).toBe(false);
 });

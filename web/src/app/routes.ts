@@ -14,7 +14,8 @@ export type Route =
   | { name: 'conversation'; teamId: string; conversationId: string; messageId: string | undefined }
   | { name: 'threads'; teamId: string }
   | { name: 'saved'; teamId: string }
-  | { name: 'channels'; teamId: string };
+  | { name: 'channels'; teamId: string }
+  | { name: 'search'; teamId: string; query: string; sort: 'relevance' | 'date' };
 
 export function parseRoute(pathname: string, search: string): Route {
   const parts = pathname.split('/').filter((part) => part !== '').map(decodeURIComponent);
@@ -30,6 +31,10 @@ export function parseRoute(pathname: string, search: string): Route {
     if (parts[2] === 'threads') return { name: 'threads', teamId };
     if (parts[2] === 'saved') return { name: 'saved', teamId };
     if (parts[2] === 'channels') return { name: 'channels', teamId };
+    if (parts[2] === 'search') {
+      const params = new URLSearchParams(search);
+      return { name: 'search', teamId, query: params.get('q') ?? '', sort: params.get('sort') === 'date' ? 'date' : 'relevance' };
+    }
     return { name: 'team', teamId };
   }
   return { name: 'teams' };
@@ -46,6 +51,8 @@ export const paths = {
   threads: (teamId: string) => `/t/${teamId}/threads`,
   saved: (teamId: string) => `/t/${teamId}/saved`,
   channels: (teamId: string) => `/t/${teamId}/channels`,
+  search: (teamId: string, query: string, sort: 'relevance' | 'date' = 'relevance') =>
+    `/t/${teamId}/search?q=${encodeURIComponent(query)}${sort === 'date' ? '&sort=date' : ''}`,
 };
 
 const listeners = new Set<() => void>();

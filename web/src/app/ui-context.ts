@@ -4,7 +4,8 @@ import { createContext, useContext } from 'react';
 export interface Ui {
   teamId: string;
   openConversation: (conversationId: string, messageId?: string) => void;
-  openThread: (rootId: string) => void;
+  /** Opens a thread beside the conversation; messageId highlights one of its replies. */
+  openThread: (rootId: string, messageId?: string) => void;
   closeThread: () => void;
   /** Opens the team's channel of that name, joining a public one the user is not in. */
   openChannelByName: (name: string) => void;

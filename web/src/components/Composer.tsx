@@ -1,7 +1,9 @@
-import { useEffect, useId, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { useEffect, useId, useLayoutEffect, useRef, useState, type ClipboardEvent, type DragEvent, type KeyboardEvent } from 'react';
 import { useStore } from '../app/hooks.js';
 import { loadEmoji, replaceShortcodes, searchEmoji } from '../lib/emoji.js';
-import type { ChatStore } from '../lib/store.js';
+import { draftKey as attachmentKey, type ChatStore } from '../lib/store.js';
+import { AttachmentList } from './Files.js';
+import { Icon } from './Icon.js';
 
 /** Unsent text per conversation and thread, kept while the user looks elsewhere. */
 const drafts = new Map<string, string>();
@@ -105,6 +107,12 @@ export function Composer({ teamId, conversationId, threadRootId, label, placehol
   /** Caret position to set once a picked suggestion is in the textarea. */
   const pendingCaret = useRef<number | undefined>(undefined);
   const listId = useId();
+  const fileInput = useRef<HTMLInputElement>(null);
+  const [dragging, setDragging] = useState(false);
+  const rootId = threadRootId ?? null;
+  const attachments = store.attachments.get(attachmentKey(conversationId, rootId)) ?? [];
+  const uploading = attachments.some((attachment) => attachment.status === 'uploading');
+  const readyFiles = attachments.filter((attachment) => attachment.status === 'ready').length;
 
   // Runs in the same task as the key press that picked the suggestion, so no later key press can land before it.
   useLayoutEffect(() => {
@@ -145,8 +153,10 @@ export function Composer({ teamId, conversationId, threadRootId, label, placehol
 
   function send() {
     const message = replaceShortcodes(text).trim();
-    if (message === '' || disabled) return;
-    store.send(conversationId, message, threadRootId ?? null, threadRootId !== undefined && alsoInChannel);
+    // A message waits for its uploads, so it never goes without a file the user attached.
+    if ((message === '' && readyFiles === 0) || disabled || uploading) return;
+    const files = store.takeAttachments(conversationId, rootId);
+    store.send(conversationId, message, rootId, threadRootId !== undefined && alsoInChannel, files);
     setText('');
     setCaret(0);
   }
@@ -181,8 +191,35 @@ export function Composer({ teamId, conversationId, threadRootId, label, placehol
     }
   }
 
+  function attach(files: FileList | null | undefined) {
+    if (files === null || files === undefined || files.length === 0 || disabled) return;
+    store.attach(conversationId, rootId, [...files]);
+  }
+
+  function onPaste(event: ClipboardEvent<HTMLTextAreaElement>) {
+    // Pasted files (a screenshot, a copied file) attach; pasted text goes into the box as usual.
+    if (event.clipboardData.files.length === 0) return;
+    event.preventDefault();
+    attach(event.clipboardData.files);
+  }
+
+  function onDrop(event: DragEvent<HTMLDivElement>) {
+    setDragging(false);
+    if (event.dataTransfer.files.length === 0) return;
+    event.preventDefault();
+    attach(event.dataTransfer.files);
+  }
+
+  function onDragOver(event: DragEvent<HTMLDivElement>) {
+    if (!event.dataTransfer.types.includes('Files')) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = 'copy';
+    setDragging(true);
+  }
+
   return (
-    <div className="composer">
+    <div className={dragging ? 'composer dragging' : 'composer'} onDrop={onDrop} onDragOver={onDragOver} onDragLeave={() => setDragging(false)}>
+      <AttachmentList attachments={attachments} onRemove={(key) => store.removeAttachment(conversationId, rootId, key)} />
       {open && (
         <ul id={listId} role="listbox" className="suggestions" aria-label="Suggestions">
           {suggestions.map((suggestion, index) => (
@@ -217,11 +254,24 @@ export function Composer({ teamId, conversationId, threadRootId, label, placehol
         aria-activedescendant={open ? `${listId}-${Math.min(active, suggestions.length - 1)}` : undefined}
         onChange={(event) => {
           setText(event.target.value);
+          if (event.target.value !== '') store.signals.sendTyping(conversationId, rootId);
           setCaret(event.target.selectionStart);
           setActive(0);
         }}
         onSelect={(event) => setCaret(event.currentTarget.selectionStart)}
         onKeyDown={onKeyDown}
+        onPaste={onPaste}
+      />
+      <input
+        ref={fileInput}
+        type="file"
+        multiple
+        hidden
+        aria-label="Choose files to attach"
+        onChange={(event) => {
+          attach(event.target.files);
+          event.target.value = '';
+        }}
       />
       <div className="composer-footer">
         {threadRootId !== undefined && channelTitle !== undefined ? (
@@ -232,7 +282,10 @@ export function Composer({ teamId, conversationId, threadRootId, label, placehol
         ) : (
           <span className="muted small hint">Enter to send, Shift+Enter for a new line</span>
         )}
-        <button type="button" className="primary send-button" aria-label="Send" onClick={send} disabled={disabled || text.trim() === ''}>
+        <button type="button" className="icon-button attach-button" aria-label="Attach files" title="Attach files (or drop or paste them here)" disabled={disabled} onClick={() => fileInput.current?.click()}>
+          <Icon name="paperclip" />
+        </button>
+        <button type="button" className="primary send-button" aria-label="Send" onClick={send} disabled={disabled || uploading || (text.trim() === '' && readyFiles === 0)}>
           Send
         </button>
       </div>

@@ -8,6 +8,7 @@ import { AddMembersDialog, Modal } from './Dialogs.js';
 import { PinnedList } from './Lists.js';
 import { Icon } from './Icon.js';
 import { MessageList } from './MessageList.js';
+import { MembersDialog, PresenceDot, TypingIndicator, usePresence } from './Presence.js';
 
 /** Returns true while the user can see the page: the tab is visible and the window focused. */
 function userIsLooking(): boolean {
@@ -31,9 +32,12 @@ export function ConversationView({ conversationId, messageId, onMenu }: { conver
   const entry = store.state?.conversations[conversationId];
   const [separatorSeq, setSeparatorSeq] = useState<number | undefined>(entry?.lastReadSeq);
   const [editingId, setEditingId] = useState<string | undefined>();
-  const [panel, setPanel] = useState<'pins' | 'add' | 'leave' | undefined>();
+  const [panel, setPanel] = useState<'pins' | 'add' | 'leave' | 'members' | undefined>();
   const [highlightId, setHighlightId] = useState<string | undefined>(messageId);
   const known = entry !== undefined;
+  // The header of a direct message shows the other person's presence.
+  const partnerId = entry?.conversation.kind === 'dm' ? (entry.memberIds.find((id) => id !== store.state?.me.id) ?? store.state?.me.id) : undefined;
+  usePresence(partnerId === undefined ? [] : [partnerId]);
 
   // The "new messages" line stays where the read position was when the conversation opened.
   useEffect(() => {
@@ -93,14 +97,21 @@ export function ConversationView({ conversationId, messageId, onMenu }: { conver
       <header className="conversation-header">
         <MenuButton onMenu={onMenu} />
         <div className="header-title">
-          <h2>{title}</h2>
+          <h2>
+            {partnerId !== undefined && (
+              <>
+                <PresenceDot userId={partnerId} />{' '}
+              </>
+            )}
+            {title}
+          </h2>
           {(conversation.topic || conversation.purpose) && <p className="muted topic">{conversation.topic || conversation.purpose}</p>}
         </div>
         <div className="header-actions">
           {entry.memberIds.length > 0 && (
-            <span className="muted small member-count" title={`${entry.memberIds.length} members`}>
-              <Icon name="users" size={16} /> {entry.memberIds.length}
-            </span>
+            <button type="button" className="icon-button member-count" aria-label={`Members (${entry.memberIds.length})`} onClick={() => setPanel('members')}>
+              <Icon name="users" size={16} /> <span className="small">{entry.memberIds.length}</span>
+            </button>
           )}
           <button type="button" className="icon-button" aria-label={`Pinned messages (${entry.pins.length})`} onClick={() => setPanel('pins')}>
             <Icon name="pin" />
@@ -129,6 +140,8 @@ export function ConversationView({ conversationId, messageId, onMenu }: { conver
         onSeenBottom={markRead}
       />
 
+      <TypingIndicator teamId={ui.teamId} conversationId={conversationId} threadRootId={null} />
+
       {conversation.archived ? (
         <p className="archived-note">This channel is archived. Nobody can post in it.</p>
       ) : (
@@ -153,6 +166,7 @@ export function ConversationView({ conversationId, messageId, onMenu }: { conver
           />
         </Modal>
       )}
+      {panel === 'members' && <MembersDialog teamId={ui.teamId} memberIds={entry.memberIds} title={title} onClose={() => setPanel(undefined)} />}
       {panel === 'add' && <AddMembersDialog conversationId={conversationId} onClose={() => setPanel(undefined)} />}
       {panel === 'leave' && (
         <Modal title={`Leave ${title}?`} onClose={() => setPanel(undefined)}>

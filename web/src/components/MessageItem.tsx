@@ -7,6 +7,7 @@ import { renderMarkdown } from '../lib/markdown.js';
 import { avatarHue, channelNamesOf, displayName, formatFull, formatTime, initials } from '../lib/names.js';
 import type { OutboxEntry } from '../lib/outbox.js';
 import { Modal } from './Dialogs.js';
+import { FilePreviews } from './Files.js';
 import { Icon } from './Icon.js';
 
 export function Avatar({ userId, name, size = 36 }: { userId: string; name: string; size?: number }) {
@@ -83,7 +84,7 @@ export function MessageItem({ message, grouped, inThread = false, editing, onEdi
             )}
           </div>
         )}
-        {/* TODO: file previews (image thumbnails and file cards) render here once messages carry files. */}
+        {!message.deleted && <FilePreviews files={message.files} />}
         {message.reactions.length > 0 && (
           <div className="reactions" role="group" aria-label="Reactions">
             {message.reactions.map((reaction) => {
@@ -263,7 +264,8 @@ export function PendingItem({ entry, grouped }: { entry: OutboxEntry; grouped: b
           </div>
         )}
         <div className="message-body">
-          <p className="pending-text">{entry.text}</p>
+          {entry.text !== '' && <p className="pending-text">{entry.text}</p>}
+          {entry.files.length > 0 && <p className="muted small">{entry.files.map((file) => file.name).join(', ')}</p>}
         </div>
         {entry.status === 'failed' ? (
           <p className="send-error" role="alert">

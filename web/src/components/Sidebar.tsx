@@ -4,6 +4,7 @@ import { applyTheme, useStore } from '../app/hooks.js';
 import { navigate, paths, type Route } from '../app/routes.js';
 import { useUi } from '../app/ui-context.js';
 import { canAskForNotifications } from '../lib/notifications.js';
+import { PresenceDot, usePresence } from './Presence.js';
 import { conversationTitle, formatCount, isDirect } from '../lib/names.js';
 import { CreateChannelDialog, InviteDialog, NewDirectDialog } from './Dialogs.js';
 import { Icon } from './Icon.js';
@@ -16,6 +17,7 @@ export function Sidebar({ route, onClose }: { route: Route; onClose: () => void 
   const ui = useUi();
   const [dialog, setDialog] = useState<DialogName>();
   const [askNotifications, setAskNotifications] = useState(canAskForNotifications);
+  const [query, setQuery] = useState(route.name === 'search' ? route.query : '');
   const state = store.state!;
   const team = state.teams[ui.teamId]!;
 
@@ -23,6 +25,8 @@ export function Sidebar({ route, onClose }: { route: Route; onClose: () => void 
   const channels = entries.filter((entry) => !isDirect(entry)).sort((a, b) => (a.conversation.name ?? '').localeCompare(b.conversation.name ?? ''));
   const directs = entries.filter(isDirect).sort((a, b) => conversationTitle(store, a).localeCompare(conversationTitle(store, b)));
   const activeId = route.name === 'conversation' ? route.conversationId : undefined;
+  // Only the people shown get presence: the other member of each direct message.
+  usePresence(directs.flatMap((entry) => (entry.conversation.kind === 'dm' ? [otherMember(entry, state.me.id)] : [])));
 
   const threads = Object.values(state.threads).filter((thread) => state.conversations[thread.conversation_id]?.conversation.team_id === ui.teamId);
   const unreadThreads = threads.filter((thread) => thread.unread_count > 0).length;
@@ -44,6 +48,18 @@ export function Sidebar({ route, onClose }: { route: Route; onClose: () => void 
           {otherTeamsUnread && <span className="dot" aria-hidden="true" />}
         </button>
       </div>
+
+      <form
+        className="sidebar-search"
+        role="search"
+        onSubmit={(event) => {
+          event.preventDefault();
+          go(paths.search(ui.teamId, query.trim()));
+        }}
+      >
+        <Icon name="search" size={16} />
+        <input type="search" aria-label="Search" placeholder={`Search ${team.name}`} value={query} onChange={(event) => setQuery(event.target.value)} />
+      </form>
 
       <ul className="sidebar-list">
         <li>
@@ -89,7 +105,7 @@ export function Sidebar({ route, onClose }: { route: Route; onClose: () => void 
             type="button"
             className="sidebar-item"
             onClick={() => {
-              void Notification.requestPermission().finally(() => setAskNotifications(false));
+              void store.enableNotifications().finally(() => setAskNotifications(false));
             }}
           >
             <span className="label">Turn on desktop notifications</span>
@@ -150,11 +166,16 @@ function ConversationItem({ entry, active, onOpen }: { entry: ConversationState;
   return (
     <li>
       <button type="button" className="sidebar-item" aria-current={active ? 'page' : undefined} aria-label={label} onClick={onOpen} data-conversation-id={entry.conversation.id}>
-        <span className="kind-icon" aria-hidden="true">
-          {entry.conversation.kind === 'private' ? <Icon name="lock" size={14} /> : direct ? <Icon name={entry.memberIds.length > 2 ? 'users' : 'user'} size={14} /> : <Icon name="hash" size={14} />}
-        </span>
+        {entry.conversation.kind === 'dm' ? (
+          <span className="kind-icon">
+            <PresenceDot userId={otherMember(entry, store.state!.me.id)} />
+          </span>
+        ) : (
+          <span className="kind-icon" aria-hidden="true">
+            {entry.conversation.kind === 'private' ? <Icon name="lock" size={14} /> : direct ? <Icon name="users" size={14} /> : <Icon name="hash" size={14} />}
+          </span>
+        )}
         <span className={unread ? 'label unread' : 'label'}>{direct ? title : title.slice(1)}</span>
-        {/* TODO: presence dots beside direct messages, once the server publishes presence. */}
         {badge > 0 && (
           <span className="badge" aria-hidden="true">
             {formatCount(badge)}
@@ -163,4 +184,9 @@ function ConversationItem({ entry, active, onOpen }: { entry: ConversationState;
       </button>
     </li>
   );
+}
+
+/** Returns the person a direct message is with; in a message to oneself, the user. */
+function otherMember(entry: ConversationState, myId: string): string {
+  return entry.memberIds.find((id) => id !== myId) ?? myId;
 }

@@ -6,9 +6,10 @@ import { Composer } from './Composer.js';
 import { Icon } from './Icon.js';
 import { MessageItem, PendingItem } from './MessageItem.js';
 import { continuesGroup } from './MessageList.js';
+import { TypingIndicator } from './Presence.js';
 
 /** A thread beside the conversation: its root, every reply and a composer for replies. */
-export function ThreadPanel({ rootId }: { rootId: string }) {
+export function ThreadPanel({ rootId, highlightId }: { rootId: string; highlightId?: string | undefined }) {
   const store = useStore();
   const ui = useUi();
   const [editingId, setEditingId] = useState<string | undefined>();
@@ -27,8 +28,12 @@ export function ThreadPanel({ rootId }: { rootId: string }) {
 
   useLayoutEffect(() => {
     const element = scroller.current;
-    if (element !== null) element.scrollTop = element.scrollHeight;
-  }, [replies.length, pending.length]);
+    if (element === null) return;
+    // A reply opened from search or a notification stays in view; otherwise the newest reply does.
+    const target = highlightId === undefined ? null : element.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(highlightId)}"]`);
+    if (target !== null) target.scrollIntoView({ block: 'center' });
+    else element.scrollTop = element.scrollHeight;
+  }, [replies.length, pending.length, highlightId]);
 
   useEffect(() => {
     if (unread > 0 && document.visibilityState === 'visible' && document.hasFocus()) {
@@ -58,7 +63,7 @@ export function ThreadPanel({ rootId }: { rootId: string }) {
           <p className="muted">Loading the thread…</p>
         ) : (
           <div className="message-list" role="log" aria-label={`Replies in the thread`}>
-            <MessageItem message={root} grouped={false} inThread editing={editingId === root.id} onEditStart={() => setEditingId(root.id)} onEditEnd={() => setEditingId(undefined)} />
+            <MessageItem message={root} grouped={false} inThread highlighted={highlightId === root.id} editing={editingId === root.id} onEditStart={() => setEditingId(root.id)} onEditEnd={() => setEditingId(undefined)} />
             <div className="reply-count-divider" role="separator">
               <span>
                 {root.reply_count} {root.reply_count === 1 ? 'reply' : 'replies'}
@@ -70,6 +75,7 @@ export function ThreadPanel({ rootId }: { rootId: string }) {
                 message={reply}
                 grouped={continuesGroup(replies[index - 1], reply)}
                 inThread
+                highlighted={highlightId === reply.id}
                 editing={editingId === reply.id}
                 onEditStart={() => setEditingId(reply.id)}
                 onEditEnd={() => setEditingId(undefined)}
@@ -81,6 +87,7 @@ export function ThreadPanel({ rootId }: { rootId: string }) {
           </div>
         )}
       </div>
+      {root !== undefined && <TypingIndicator teamId={ui.teamId} conversationId={root.conversation_id} threadRootId={rootId} />}
       {root !== undefined && entry !== undefined && !entry.conversation.archived && (
         <Composer
           key={rootId}

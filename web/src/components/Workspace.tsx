@@ -6,6 +6,8 @@ import { ChannelBrowser } from './ChannelBrowser.js';
 import { ConversationView } from './ConversationView.js';
 import { QuickSwitcher } from './Dialogs.js';
 import { SavedView, ThreadsView } from './Lists.js';
+import { NotificationBanner } from './Banners.js';
+import { SearchView } from './SearchView.js';
 import { Sidebar } from './Sidebar.js';
 import { ThreadPanel } from './ThreadPanel.js';
 
@@ -26,7 +28,8 @@ function useMediaQuery(query: string): boolean {
 /** The signed-in screen of one team: sidebar, the open view, and the thread panel beside it. */
 export function Workspace({ teamId, route }: { teamId: string; route: Route }) {
   const store = useStore();
-  const [threadRootId, setThreadRootId] = useState<string | undefined>();
+  const [thread, setThread] = useState<{ rootId: string; messageId: string | undefined } | undefined>();
+  const threadRootId = thread?.rootId;
   const [sidebarOpen, setSidebarOpen] = useState(false);
   const [switcherOpen, setSwitcherOpen] = useState(false);
   const isPhone = useMediaQuery(PHONE_QUERY);
@@ -55,6 +58,30 @@ export function Workspace({ teamId, route }: { teamId: string; route: Route }) {
     return () => window.removeEventListener('keydown', onKey);
   }, []);
 
+  // Key presses, clicks and focus keep the user's presence active.
+  useEffect(() => {
+    const onActivity = () => store.signals.sendActivity();
+    window.addEventListener('keydown', onActivity);
+    window.addEventListener('pointerdown', onActivity);
+    window.addEventListener('focus', onActivity);
+    return () => {
+      window.removeEventListener('keydown', onActivity);
+      window.removeEventListener('pointerdown', onActivity);
+      window.removeEventListener('focus', onActivity);
+    };
+  }, [store]);
+
+  // A clicked notification opens its message, in its thread for a reply.
+  useEffect(() => {
+    store.openNotification = (payload) => {
+      navigate(paths.conversation(payload.team_id, payload.conversation_id, payload.thread_root_id ?? payload.message_id));
+      if (payload.thread_root_id !== null && payload.team_id === teamId) setThread({ rootId: payload.thread_root_id, messageId: payload.message_id });
+    };
+    return () => {
+      store.openNotification = () => {};
+    };
+  }, [store, teamId]);
+
   const ui = useMemo<Ui>(
     () => ({
       teamId,
@@ -63,8 +90,8 @@ export function Workspace({ teamId, route }: { teamId: string; route: Route }) {
         setSidebarOpen(false);
         navigate(paths.conversation(teamId, conversationId, messageId));
       },
-      openThread: (rootId) => setThreadRootId(rootId),
-      closeThread: () => setThreadRootId(undefined),
+      openThread: (rootId, messageId) => setThread({ rootId, messageId }),
+      closeThread: () => setThread(undefined),
       openChannelByName: (name) => {
         const state = store.state;
         if (state === undefined) return;
@@ -90,6 +117,8 @@ export function Workspace({ teamId, route }: { teamId: string; route: Route }) {
     content = <ConversationView key={route.conversationId} conversationId={route.conversationId} messageId={route.messageId} onMenu={() => setSidebarOpen(true)} />;
   } else if (route.name === 'threads') {
     content = <ThreadsView onMenu={() => setSidebarOpen(true)} />;
+  } else if (route.name === 'search') {
+    content = <SearchView query={route.query} sort={route.sort} onMenu={() => setSidebarOpen(true)} />;
   } else if (route.name === 'saved') {
     content = <SavedView onMenu={() => setSidebarOpen(true)} />;
   } else {
@@ -103,9 +132,10 @@ export function Workspace({ teamId, route }: { teamId: string; route: Route }) {
         <Sidebar route={route} onClose={() => setSidebarOpen(false)} />
         {isPhone && sidebarOpen && <div className="drawer-backdrop" onClick={() => setSidebarOpen(false)} aria-hidden="true" />}
         <main className="main-view" aria-label="Conversation">
+          <NotificationBanner />
           {content}
         </main>
-        {threadRootId !== undefined && <ThreadPanel key={threadRootId} rootId={threadRootId} />}
+        {threadRootId !== undefined && <ThreadPanel key={threadRootId} rootId={threadRootId} highlightId={thread?.messageId} />}
         {switcherOpen && <QuickSwitcher onClose={() => setSwitcherOpen(false)} />}
       </div>
     </UiContext.Provider>

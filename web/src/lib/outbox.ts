@@ -1,4 +1,5 @@
 import { ApiError } from '../../../src/client/api.js';
+import type { FileAttachmentView } from '../../../src/client/state.js';
 
 /**
  * Messages the user sent that the server has not acknowledged yet. Each
@@ -11,6 +12,8 @@ export interface OutboxEntry {
   threadRootId: string | null;
   alsoInChannel: boolean;
   text: string;
+  /** Uploaded files the message attaches through file_ids. */
+  files: FileAttachmentView[];
   status: 'sending' | 'failed';
   /** Reason the last attempt failed, shown to the user. */
   error: string | undefined;
@@ -32,7 +35,7 @@ export class Outbox {
     this.#options = options;
   }
 
-  add(message: Pick<OutboxEntry, 'conversationId' | 'text' | 'threadRootId' | 'alsoInChannel'>): OutboxEntry {
+  add(message: Pick<OutboxEntry, 'conversationId' | 'text' | 'threadRootId' | 'alsoInChannel' | 'files'>): OutboxEntry {
     const entry: OutboxEntry = {
       ...message,
       clientMsgId: crypto.randomUUID(),

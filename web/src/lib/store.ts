@@ -1,20 +1,24 @@
 import { ApiClient, ApiError } from '../../../src/client/api.js';
 import { recount } from '../../../src/client/counts.js';
-import { RealtimeClient, type EventFrame, type ReadyFrame, type WebSocketLike } from '../../../src/client/realtime.js';
+import { RealtimeClient, type EventFrame, type ReadyFrame, type SignalFrame, type WebSocketLike } from '../../../src/client/realtime.js';
 import {
   applyEvent,
   loadTeam,
   pickConversation,
+  pickFile,
   pickMessage,
   pickThread,
   type ClientState,
   type ConversationState,
   type Effect,
+  type FileAttachmentView,
   type MessageView,
   type TeamState,
 } from '../../../src/client/state.js';
 import { Outbox, type OutboxEntry } from './outbox.js';
-import { notifyIfHidden } from './notifications.js';
+import type { Attachment } from '../components/Files.js';
+import { registerPush, showNotification, unregisterPush, type NotificationPayload } from './notifications.js';
+import { SignalTracker } from './presence.js';
 
 /**
  * The web client's one store: the shared ClientState of src/client/state.ts,
@@ -53,6 +57,8 @@ export interface RawMessage extends Record<string, unknown> {
 }
 
 const HISTORY_PAGE = 50;
+/** Files one message may attach (file_ids, docs/files.md). */
+export const MAX_FILES_PER_MESSAGE = 10;
 const THREAD_PAGE = 200;
 const MAX_RECONNECT_BACKOFF_MS = 3000;
 /** How many pages a jump to an old message may read forward to reach the newest ones. */
@@ -72,6 +78,18 @@ export class ChatStore {
   toasts: Toast[] = [];
   /** Messages fetched one by one from conversations the user is not in, which no event updates. */
   readonly looseMessages = new Map<string, MessageView>();
+  readonly signals = new SignalTracker({
+    send: (frame) => this.#realtime?.send(frame) ?? false,
+    changed: () => this.bump(),
+    myId: () => this.state?.me.id,
+  });
+  /** Opens the message of a clicked notification; the workspace sets it, since it owns navigation. */
+  openNotification: (payload: NotificationPayload) => void = () => {};
+  /** Files chosen in each composer, by `conversationId/threadRootId`, kept while the user looks elsewhere. */
+  readonly attachments = new Map<string, Attachment[]>();
+  #nextAttachment = 1;
+  /** The server's id of this browser's push subscription, deleted at logout. */
+  pushSubscriptionId: string | undefined;
 
   #realtime: RealtimeClient | undefined;
   #buffer: EventFrame[] | undefined = [];
@@ -151,6 +169,8 @@ export class ChatStore {
     this.bump();
     if (this.#realtime === undefined) await this.#connect();
     await this.#loadAll();
+    // Permission granted earlier needs no prompt; the subscription is registered again in case the server lost it.
+    if (typeof Notification !== 'undefined' && Notification.permission === 'granted') void this.startPush();
   }
 
   async login(login: string, password: string): Promise<void> {
@@ -165,6 +185,9 @@ export class ChatStore {
 
   async logout(): Promise<void> {
     try {
+      // Pushes to a signed-out browser would show another person's messages.
+      await unregisterPush(this.api, this.pushSubscriptionId).catch(() => undefined);
+      this.pushSubscriptionId = undefined;
       await this.api.post('/api/auth/logout');
     } finally {
       this.#reset();
@@ -182,6 +205,8 @@ export class ChatStore {
     this.history.clear();
     this.threadsLoaded.clear();
     this.looseMessages.clear();
+    this.signals.clear();
+    this.attachments.clear();
     this.outbox.clear();
     this.saved = undefined;
     this.#buffer = [];
@@ -206,6 +231,7 @@ export class ChatStore {
       onReady: (ready) => this.#onReady(ready),
       onResync: (stream) => void this.#onResync(stream).catch((error: unknown) => this.fail('Reloading missed messages', error)),
       onClose: (code) => this.#onClose(code),
+      onSignal: (frame) => this.#onSignal(frame),
       maxBackoffMs: MAX_RECONNECT_BACKOFF_MS,
     });
     this.#realtime = realtime;
@@ -220,6 +246,7 @@ export class ChatStore {
 
   #onReady(ready: ReadyFrame): void {
     this.status = 'online';
+    this.signals.onReady();
     if (this.state !== undefined) {
       for (const stream of ready.unavailable) {
         if (stream.startsWith('c:')) delete this.state.conversations[stream.slice(2)];
@@ -228,6 +255,11 @@ export class ChatStore {
       this.outbox.retryAll();
     }
     this.bump();
+  }
+
+  #onSignal(frame: SignalFrame): void {
+    if (this.signals.apply(frame)) return;
+    if (frame.type === 'notification') showNotification(frame.notification as unknown as NotificationPayload, (payload) => this.openNotification(payload));
   }
 
   #onClose(code: number): void {
@@ -496,6 +528,13 @@ export class ChatStore {
     this.bump();
   }
 
+  /** Searches a team's messages (docs/search.md); the cursor of a page continues the same query and sort. */
+  search(teamId: string, query: string, sort: 'relevance' | 'date', cursor?: string): Promise<unknown> {
+    const params = new URLSearchParams({ q: query, sort, limit: '20' });
+    if (cursor !== undefined) params.set('cursor', cursor);
+    return this.api.get(`/api/teams/${teamId}/search?${params.toString()}`);
+  }
+
   async loadSaved(): Promise<void> {
     const { items } = await this.api.get<{ items: Array<{ saved_at: string; message: RawMessage }> }>('/api/saved');
     this.saved = items.map((item) => ({ saved_at: item.saved_at, message: pickMessage(item.message) }));
@@ -582,6 +621,7 @@ export class ChatStore {
     if (frame.event === 'message.posted') {
       const raw = data.message as RawMessage;
       if (raw.author_id === state.me.id && raw.client_msg_id) this.outbox.delivered(raw.client_msg_id);
+      this.signals.stopTyping(raw.conversation_id as string, (raw.thread_root_id as string | null) ?? null, raw.author_id as string);
     }
     const deletedMessage = frame.event === 'message.deleted' ? this.findMessage(data.message_id as string) : undefined;
 
@@ -589,7 +629,6 @@ export class ChatStore {
     if (frame.event === 'message.edited' && entry !== undefined) this.looseMessages.delete(data.message_id as string);
     if (deletedMessage !== undefined && deletedMessage.reply_count === 0) this.looseMessages.delete(deletedMessage.id);
     if (frame.event.startsWith('message.saved') || frame.event.startsWith('message.unsaved')) this.saved = undefined;
-    if (frame.event === 'message.posted') notifyIfHidden(this, data.message as RawMessage);
     this.#runEffects(effects);
   }
 
@@ -624,14 +663,92 @@ export class ChatStore {
   // --- actions ---
 
   /** Queues a message: it shows at once as sending, and goes to the server with a client_msg_id that makes retries safe. */
-  send(conversationId: string, text: string, threadRootId: string | null = null, alsoInChannel = false): void {
-    this.outbox.add({ conversationId, text, threadRootId, alsoInChannel });
+  send(conversationId: string, text: string, threadRootId: string | null = null, alsoInChannel = false, files: FileAttachmentView[] = []): void {
+    this.outbox.add({ conversationId, text, threadRootId, alsoInChannel, files });
+  }
+
+  /**
+   * Uploads files chosen in a composer (picker, drop or paste) at once, so
+   * they are ready when the user sends. Each shows its state in the composer.
+   */
+  attach(conversationId: string, threadRootId: string | null, files: File[]): void {
+    const key = draftKey(conversationId, threadRootId);
+    const current = this.attachments.get(key) ?? [];
+    const room = MAX_FILES_PER_MESSAGE - current.length;
+    if (files.length > room) this.toast(`A message can have at most ${MAX_FILES_PER_MESSAGE} files; ${files.length - Math.max(room, 0)} were left out.`);
+    const added = files.slice(0, Math.max(room, 0)).map((file) => ({
+      key: String(this.#nextAttachment++),
+      // A pasted image comes without a name.
+      name: file.name === '' ? `pasted-${new Date().toISOString().replace(/[:.]/g, '-')}.${file.type.split('/')[1] ?? 'bin'}` : file.name,
+      size: file.size,
+      status: 'uploading' as const,
+      file: undefined,
+      error: undefined,
+      source: file,
+    }));
+    this.attachments.set(key, [...current, ...added]);
+    this.bump();
+    for (const attachment of added) void this.#upload(key, conversationId, attachment.key, attachment.name, attachment.source);
+  }
+
+  async #upload(key: string, conversationId: string, attachmentKey: string, name: string, file: File): Promise<void> {
+    let change: Partial<Attachment>;
+    // TODO: files go in one request, so a dropped connection restarts a large upload; the tus route (/api/uploads) would resume it.
+    try {
+      const raw = await this.api.uploadFile(conversationId, name, file, file.type);
+      change = { status: 'ready', file: pickFile(raw) };
+    } catch (error) {
+      const detail = error instanceof ApiError ? (error.body as { error?: { message?: string } })?.error?.message ?? error.code : 'no response from the server';
+      change = { status: 'failed', error: detail };
+    }
+    const list = this.attachments.get(key);
+    if (list === undefined) return;
+    this.attachments.set(
+      key,
+      list.map((attachment) => (attachment.key === attachmentKey ? { ...attachment, ...change } : attachment)),
+    );
+    this.bump();
+  }
+
+  removeAttachment(conversationId: string, threadRootId: string | null, attachmentKey: string): void {
+    const key = draftKey(conversationId, threadRootId);
+    // TODO: a removed upload stays on the server, unattached and visible to its uploader only, until it is deleted.
+    this.attachments.set(key, (this.attachments.get(key) ?? []).filter((attachment) => attachment.key !== attachmentKey));
+    this.bump();
+  }
+
+  /** Returns the composer's uploaded files and clears the list, for the message being sent. */
+  takeAttachments(conversationId: string, threadRootId: string | null): FileAttachmentView[] {
+    const key = draftKey(conversationId, threadRootId);
+    const files = (this.attachments.get(key) ?? []).flatMap((attachment) => (attachment.file === undefined ? [] : [attachment.file]));
+    this.attachments.delete(key);
+    this.bump();
+    return files;
+  }
+
+  /** Asks for notification permission (call it from a click) and, once granted, registers for Web Push. */
+  async enableNotifications(): Promise<NotificationPermission> {
+    const permission = await Notification.requestPermission();
+    this.bump();
+    if (permission === 'granted') await this.startPush();
+    return permission;
+  }
+
+  /** Registers this browser for Web Push when notifications are allowed; a failure leaves desktop notifications of open tabs working. */
+  async startPush(): Promise<void> {
+    try {
+      this.pushSubscriptionId = await registerPush(this.api);
+    } catch (error) {
+      // Browsers without a push service (such as headless ones) reject the subscription.
+      console.warn('Web Push is not available:', error);
+    }
   }
 
   async #postEntry(entry: OutboxEntry): Promise<void> {
     const raw = await this.api.post<RawMessage>(`/api/conversations/${entry.conversationId}/messages`, {
       text: entry.text,
       client_msg_id: entry.clientMsgId,
+      ...(entry.files.length > 0 && { file_ids: entry.files.map((file) => file.id) }),
       ...(entry.threadRootId !== null && { thread_root_id: entry.threadRootId, also_in_channel: entry.alsoInChannel }),
     });
     const conversation = this.state?.conversations[entry.conversationId];
@@ -757,6 +874,10 @@ export class ChatStore {
   team(teamId: string | undefined): TeamState | undefined {
     return teamId === undefined ? undefined : this.state?.teams[teamId];
   }
+}
+
+export function draftKey(conversationId: string, threadRootId: string | null): string {
+  return `${conversationId}/${threadRootId ?? ''}`;
 }
 
 /** Returns the message an event is about, for the events that change one. */
