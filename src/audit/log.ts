@@ -24,7 +24,11 @@ export type AuditAction =
   | 'user.deactivated'
   | 'user.reactivated'
   | 'database.key_rotated'
-  | 'retention.purged';
+  | 'retention.purged'
+  | 'bot.token_created'
+  | 'bot.tokens_revoked'
+  | 'webhook.created'
+  | 'webhook.deleted';
 
 export interface AuditEntry {
   action: AuditAction;

@@ -49,6 +49,10 @@ export interface MessageView {
   reactions: ReactionView[];
   /** Attached files in the order posted; thumbnails arrive later through file.updated. */
   files: FileAttachmentView[];
+  /** 'bot_message' for posts of bots and incoming webhooks; absent for plain user posts. */
+  subtype?: string;
+  /** Name (`username`) and icon (`icon_url`, `icon_emoji`) a bot post chose, shown in place of its author's. */
+  bot_profile?: Record<string, string>;
 }
 
 export interface FileAttachmentView {
@@ -180,6 +184,8 @@ export const pickMessage = (raw: Record<string, unknown>): MessageView => ({
     user_ids: [...reaction.user_ids],
   })),
   files: ((raw.files as Array<Record<string, unknown>> | undefined) ?? []).map(pickFile),
+  ...(typeof raw.subtype === 'string' && { subtype: raw.subtype }),
+  ...(raw.bot_profile !== undefined && raw.bot_profile !== null && { bot_profile: { ...(raw.bot_profile as Record<string, string>) } }),
 });
 
 export const pickFile = (raw: Record<string, unknown>): FileAttachmentView => ({

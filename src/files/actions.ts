@@ -88,6 +88,19 @@ export async function completeUpload(ctx: AppContext, uploadId: string): Promise
   }
 }
 
+/**
+ * Records a file whose bytes the vault already stored, such as a Slack API
+ * upload that learns its channel only when it completes. The uploader's
+ * write access is checked as for any upload, and a failure removes the blob.
+ */
+export async function recordStoredFile(
+  ctx: AppContext,
+  input: { id: string; conversationId: string; uploaderId: string; name: string; mimeType: string },
+  stored: StoredBlob,
+): Promise<FileRow> {
+  return recordFile(ctx, input, stored, undefined);
+}
+
 /** Deletes an upload's row and staged bytes; failures are logged, and the sweep removes what is left. */
 export async function discardUpload(ctx: AppContext, uploadId: string): Promise<void> {
   try {

@@ -51,6 +51,9 @@ import { registerAdminRoutes } from '../admin/routes.js';
 import { registerAuditRoutes } from '../audit/routes.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { CertificateReloader, createHttpsServer } from './tls.js';
+import { registerSlackApiRoutes } from '../slack/api/routes.js';
+import { registerBotRoutes } from '../slack/api/bot-routes.js';
+import { registerWebhookRoutes } from '../slack/webhooks/routes.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -192,6 +195,9 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   registerSearchRoutes(app, ctx);
   registerPresenceRoutes(app, ctx);
   registerNotificationRoutes(app, ctx, notifications);
+  registerBotRoutes(app, ctx);
+  registerWebhookRoutes(app, ctx);
+  registerSlackApiRoutes(app, ctx);
 
   await app.ready();
   const gateway = new Gateway(ctx, app.server);

@@ -24,6 +24,13 @@ import { enqueueThumbnails } from '../files/thumbnails.js';
 import { indexFile, indexMessage } from '../search/indexing.js';
 import { enqueueEditNotifications, enqueueMessageNotifications } from '../notifications/enqueue.js';
 
+/** Origin of a message that is not a plain user post: its Slack subtype, and the name and icon a bot chose. */
+export interface MessageOrigin {
+  subtype: string;
+  /** Display name and icon the post chose (JSON object), or null to show the author's profile. */
+  botProfile: Record<string, string> | null;
+}
+
 export interface PostResult {
   message: MessageRow;
   /** False when a retry with a known client_msg_id returned the first message. */
@@ -43,6 +50,7 @@ export async function postMessage(
   conversationId: string,
   body: PostMessageBody,
   address: string,
+  origin?: MessageOrigin,
 ): Promise<PostResult> {
   const fileIds = body.file_ids ?? [];
   // A message that carries files may have no text.
@@ -69,7 +77,7 @@ export async function postMessage(
       for (const file of claimed) await indexFile(ctx, tx, file);
       await enqueueThumbnails(ctx, tx, claimed, now);
       const files = claimed.map(presentFile);
-      const message = await insertMessage(tx, events, { id, conversationId, authorId: auth.user.id, text, entities, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id, files }, now);
+      const message = await insertMessage(tx, events, { id, conversationId, authorId: auth.user.id, text, entities, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id, files, origin }, now);
       await recordMentions(tx, events, message, mentions, { replacing: false });
       await recordPostReads(tx, events, message, root, mentions.memberIds, now);
       await indexMessage(ctx, tx, message, access.conversation.team_id);
@@ -124,6 +132,7 @@ interface NewMessage {
   clientMsgId: string | undefined;
   /** Files claimed for the message in the same transaction. */
   files: FileView[];
+  origin: MessageOrigin | undefined;
 }
 
 async function insertMessage(tx: Tx, events: EventWriter, input: NewMessage, now: number): Promise<MessageRow> {
@@ -145,6 +154,10 @@ async function insertMessage(tx: Tx, events: EventWriter, input: NewMessage, now
       created_at: now,
       client_msg_id: input.clientMsgId ?? null,
       entities: input.entities,
+      ...(input.origin !== undefined && {
+        subtype: input.origin.subtype,
+        bot_profile: input.origin.botProfile === null ? null : JSON.stringify(input.origin.botProfile),
+      }),
     };
     await tx.insertInto('messages').values(message).execute();
     return { message: { ...presentMessage(message), files: input.files } };

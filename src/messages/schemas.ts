@@ -74,6 +74,10 @@ export const Message = Type.Object({
   deleted: Type.Boolean(),
   client_msg_id: Type.Union([Type.String(), Type.Null()]),
   entities: MessageEntities,
+  subtype: Type.Optional(Type.String({ description: "Present for posts that are not plain user posts: 'bot_message' for bots and incoming webhooks" })),
+  bot_profile: Type.Optional(
+    Type.Record(Type.String(), Type.String(), { description: 'Name (username) and icon (icon_url or icon_emoji) a bot post chose, shown instead of its author' }),
+  ),
   reactions: Type.Optional(Type.Array(Reaction, { description: 'Left out of real-time events' })),
   files: Type.Optional(Type.Array(FileView, { description: 'Attached files, in the order posted; left out of message.edited events, which do not change them' })),
 });
@@ -103,5 +107,7 @@ export function presentMessage(row: MessageRow): Message {
     deleted,
     client_msg_id: row.client_msg_id,
     entities: entitiesOf(row),
+    ...(row.subtype != null && { subtype: row.subtype }),
+    ...(row.bot_profile != null && { bot_profile: JSON.parse(row.bot_profile) as Record<string, string> }),
   };
 }

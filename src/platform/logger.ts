@@ -26,13 +26,15 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
 }
 
 const SECRET_PARAMETERS = /([?&](?:token|ticket|access_token|password)=)[^&]*/gi;
+/** The secret last segment of an incoming webhook URL, /api/hooks/<id>/<secret>. */
+const WEBHOOK_SECRET = /^(\/api\/hooks\/[^/?]+\/)[^/?]+/;
 
 /** Logs a request's method and URL, with the values of secret-looking query parameters removed. */
 function serializeRequest(request: { id?: unknown; method?: string; url?: string; ip?: string }) {
   return {
     id: request.id,
     method: request.method,
-    url: request.url?.replace(SECRET_PARAMETERS, '$1[redacted]'),
+    url: request.url?.replace(SECRET_PARAMETERS, '$1[redacted]').replace(WEBHOOK_SECRET, '$1[redacted]'),
     remoteAddress: request.ip,
   };
 }

@@ -106,3 +106,51 @@ function convertStyles(text: string): string {
     .replace(/(^|[\s([{'"])\*(?=\S)([^*\n]*?\S)\*(?=$|[\s.,;:!?)\]}'"])/g, '$1**$2**')
     .replace(/(^|[\s([{'"])~(?=\S)([^~\n]*?\S)~(?=$|[\s.,;:!?)\]}'"])/g, '$1~~$2~~');
 }
+
+/** Looks up the ids of ChatterBox usernames, for the reverse conversion. */
+export type UserIdLookup = (username: string) => string | undefined;
+
+/** ChatterBox broadcast mentions and the Slack token for each. */
+const SLACK_BROADCASTS: Record<string, string> = { here: '<!here>', channel: '<!channel>', team: '<!everyone>' };
+
+/** A Markdown link, an @mention or a bold or strike-through span. */
+const MARKDOWN_TOKEN = /\[((?:[^\]\\\n]|\\.)+)\]\(([^()\s]+)\)|(^|[^\w@])@([\p{L}\p{N}][\p{L}\p{N}._-]*)|\*\*(?=\S)([^*\n]*?\S)\*\*|~~(?=\S)([^~\n]*?\S)~~/gu;
+
+/**
+ * Converts ChatterBox Markdown to Slack's mrkdwn, for the text the Slack Web
+ * API returns: `**bold**` to `*bold*`, `~~strike~~` to `~strike~`, links to
+ * `<url|label>`, mentions of known users to `<@id>` and broadcasts to
+ * `<!here>`, `<!channel>` and `<!everyone>`. Text is escaped as Slack escapes
+ * it, and code keeps its characters.
+ */
+export function markdownToSlack(text: string, userIdOf: UserIdLookup): string {
+  return text
+    .split(CODE)
+    .map((part, index) => (index % 2 === 1 ? escapeSlackText(part) : convertMarkdownProse(part, userIdOf)))
+    .join('');
+}
+
+function convertMarkdownProse(text: string, userIdOf: UserIdLookup): string {
+  let result = '';
+  let last = 0;
+  for (const match of text.matchAll(MARKDOWN_TOKEN)) {
+    result += escapeSlackText(text.slice(last, match.index));
+    result += convertMarkdownToken(match, userIdOf);
+    last = match.index + match[0].length;
+  }
+  return result + escapeSlackText(text.slice(last));
+}
+
+function convertMarkdownToken(match: RegExpMatchArray, userIdOf: UserIdLookup): string {
+  const [whole, label, url, before, username, bold, strike] = match;
+  if (label !== undefined && url !== undefined) return `<${escapeSlackText(url)}|${escapeSlackText(label.replace(/\\(.)/g, '$1'))}>`;
+  if (username !== undefined) {
+    const broadcast = SLACK_BROADCASTS[username.toLowerCase()];
+    const id = broadcast === undefined ? userIdOf(username) : undefined;
+    const token = broadcast ?? (id === undefined ? `@${username}` : `<@${id}>`);
+    return escapeSlackText(before ?? '') + token;
+  }
+  if (bold !== undefined) return `*${escapeSlackText(bold)}*`;
+  if (strike !== undefined) return `~${escapeSlackText(strike)}~`;
+  return escapeSlackText(whole);
+}

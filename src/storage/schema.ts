@@ -111,6 +111,8 @@ export interface MessageRow {
   subtype?: string | null;
   /** Slack timestamp kept by an imported message, unique within its conversation. */
   slack_ts?: string | null;
+  /** JSON of the display name and icon a webhook or bot post chose (BotProfile in src/slack/api/present.ts). */
+  bot_profile?: string | null;
 }
 
 export interface StreamRow {
@@ -372,6 +374,52 @@ export interface PushSubscriptionRow {
   last_success_at: number | null;
 }
 
+/** A bot account of one team, created by a team admin for the Slack Web API or a webhook. */
+export interface BotRow {
+  user_id: string;
+  team_id: string;
+  created_by: string;
+  created_at: number;
+}
+
+/** A Slack API bot token (`xoxb-`), stored as its SHA-256 hash. */
+export interface BotTokenRow {
+  id: string;
+  bot_user_id: string;
+  team_id: string;
+  token_hash: string;
+  created_by: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+/** An incoming webhook: its secret URL token (hashed) posts into one channel as its own bot user. */
+export interface WebhookRow {
+  id: string;
+  team_id: string;
+  conversation_id: string;
+  bot_user_id: string;
+  name: string;
+  token_hash: string;
+  created_by: string;
+  created_at: number;
+}
+
+/** A file announced by files.getUploadURLExternal, waiting for files.completeUploadExternal. */
+export interface SlackUploadRow {
+  id: string;
+  bot_user_id: string;
+  team_id: string;
+  name: string;
+  title: string | null;
+  /** Length in bytes the bot declared. */
+  length: number;
+  /** JSON of the stored blob once the bytes arrived; null before. */
+  blob: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Database {
   users: UserRow;
   sessions: SessionRow;
@@ -402,5 +450,9 @@ export interface Database {
   conversation_notifications: ConversationNotificationRow;
   notified_mentions: NotifiedMentionRow;
   push_subscriptions: PushSubscriptionRow;
+  bots: BotRow;
+  bot_tokens: BotTokenRow;
+  webhooks: WebhookRow;
+  slack_uploads: SlackUploadRow;
 }
 

@@ -614,6 +614,11 @@ describe('authentication required', () => {
     'GET /healthz',
     'GET /readyz',
     'OPTIONS /api/uploads',
+    // Slack-compatible routes authenticate by bot token or webhook secret and respond in Slack's format; test/slack covers their denials.
+    'GET /api/slack/{method}',
+    'POST /api/slack/{method}',
+    'POST /api/slack/upload/{uploadId}',
+    'POST /api/hooks/{webhookId}/{secret}',
   ]);
 
   /** Lists every non-public operation of the OpenAPI document, so a new route is covered without editing this test. */

@@ -38,7 +38,8 @@ export function MessageItem({ message, grouped, inThread = false, editing, onEdi
   const [confirmDelete, setConfirmDelete] = useState(false);
   const state = store.state!;
   const teamId = state.conversations[message.conversation_id]?.conversation.team_id ?? ui.teamId;
-  const author = displayName(store, teamId, message.author_id);
+  // A bot post may name itself, as Slack shows a webhook's `username`.
+  const author = message.bot_profile?.username ?? displayName(store, teamId, message.author_id);
   const mine = message.author_id === state.me.id;
   const pinned = state.conversations[message.conversation_id]?.pins.some((pin) => pin.message_id === message.id) ?? false;
   const saved = state.saved[message.id] !== undefined;
@@ -62,6 +63,7 @@ export function MessageItem({ message, grouped, inThread = false, editing, onEdi
             <time dateTime={message.created_at} title={formatFull(message.created_at)}>
               {formatTime(message.created_at)}
             </time>
+            {message.subtype === 'bot_message' && <span className="tag">Bot</span>}
             {pinned && <span className="tag">Pinned</span>}
           </div>
         )}
