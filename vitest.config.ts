@@ -2,6 +2,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 // Browser tests start Chromium, whose processes take both cores; they run alone, after every other file.
 const BROWSER_TESTS = ['test/web/web-client.test.ts', 'test/web/web-client-features.test.ts'];
+// Fault runs of a whole cluster take minutes; `npm run faults` runs them (vitest.faults.config.ts).
+const FAULT_TESTS = ['test/faults/**'];
 
 export default defineConfig({
   test: {
@@ -14,7 +16,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'server', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...BROWSER_TESTS], sequence: { groupOrder: 0 } },
+        test: { name: 'server', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...BROWSER_TESTS, ...FAULT_TESTS], sequence: { groupOrder: 0 } },
       },
       { extends: true, test: { name: 'browser', include: BROWSER_TESTS, sequence: { groupOrder: 1 } } },
     ],

@@ -34,9 +34,12 @@ export class ApiClient {
     this.token = token;
   }
 
-  /** Sends a request and returns status, headers and parsed body, whatever the status. */
-  async raw(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RawResponse> {
-    const init: RequestInit = { method, headers: { ...headers } };
+  /**
+   * Sends a request and returns status, headers and parsed body, whatever the status. A failed
+   * connection rejects with fetch's TypeError, and an aborted `signal` with its reason.
+   */
+  async raw(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<RawResponse> {
+    const init: RequestInit = { method, headers: { ...headers }, ...(signal !== undefined && { signal }) };
     const requestHeaders = init.headers as Record<string, string>;
     if (this.token !== undefined && requestHeaders.authorization === undefined) requestHeaders.authorization = `Bearer ${this.token}`;
     if (body instanceof Blob || body instanceof ArrayBuffer || body instanceof Uint8Array) {

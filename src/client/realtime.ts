@@ -64,9 +64,24 @@ export interface RealtimeOptions {
   /** Reconnects after a drop unless the server revoked the session; default true. */
   reconnect?: boolean;
   maxBackoffMs?: number;
+  /**
+   * Milliseconds between the client's pings; default: the server's `heartbeat_ms` from the ready
+   * frame. 0 turns client pings off.
+   */
+  heartbeatMs?: number;
+  /**
+   * Milliseconds to wait for any frame after a ping before the connection counts as dead. The
+   * default is the heartbeat interval, so a silently dropped connection is found within two intervals.
+   */
+  pongTimeoutMs?: number;
+  /** Milliseconds from opening a socket to its ready frame before the attempt counts as failed; default 15,000. */
+  connectTimeoutMs?: number;
 }
 
 const NO_RECONNECT_CODES = new Set([4001]);
+const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
+/** Reported to onClose for a connection the client gave up on; 1006 is the code for a connection lost without a close frame. */
+const ABANDONED_CODE = 1006;
 
 /**
  * A real-time client that remembers the last seq of every stream and, after
@@ -80,7 +95,12 @@ export class RealtimeClient {
   /** Events whose seq skipped ahead of the last one seen in their stream. */
   gaps = 0;
   connections = 0;
+  /** Connections given up on because no pong, or no ready frame, arrived in time. */
+  timeouts = 0;
   #socket: WebSocketLike | undefined;
+  #pingId = 0;
+  #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  #livenessTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
   #attempt = 0;
   #readyWaiters: Array<() => void> = [];
@@ -117,6 +137,7 @@ export class RealtimeClient {
 
   stop(): void {
     this.#stopped = true;
+    this.#clearTimers();
     this.#socket?.close(1000, 'client stopped');
   }
 
@@ -142,25 +163,79 @@ export class RealtimeClient {
     const socket = await this.#options.connect();
     this.#socket = socket;
     this.#ready = false;
+    this.#clearTimers();
+    // A connection can hang before ready (a half-open path, a node that stopped responding), and then no close event comes.
+    this.#livenessTimer = setTimeout(() => this.#abandon(socket, 'no ready frame in time'), this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
     socket.onopen = () => {
       this.connections += 1;
       socket.send(JSON.stringify({ type: 'hello', positions: Object.fromEntries(this.positions) }));
     };
-    socket.onmessage = (message) => this.#onFrame(String(message.data));
+    socket.onmessage = (message) => {
+      if (this.#socket !== socket) return;
+      this.#onFrame(String(message.data));
+    };
     socket.onerror = () => {};
     socket.onclose = (event) => {
-      if (this.#socket === socket) this.#ready = false;
-      this.#options.onClose?.(event.code, event.reason);
-      if (this.#firstAttempt) {
-        this.#firstAttempt = false;
-        this.#readyWaiters = [];
-        this.#rejectStart?.(new Error(`Connection closed before ready (code ${event.code})`));
-        return;
+      if (this.#socket === socket) {
+        this.#ready = false;
+        this.#clearTimers();
       }
-      if (this.#socket !== socket || this.#stopped || this.#options.reconnect === false) return;
-      if (NO_RECONNECT_CODES.has(event.code)) return;
-      this.#scheduleReconnect();
+      this.#onClosed(socket, event.code, event.reason);
     };
+  }
+
+  #onClosed(socket: WebSocketLike, code: number, reason: string): void {
+    this.#options.onClose?.(code, reason);
+    if (this.#firstAttempt) {
+      this.#firstAttempt = false;
+      this.#readyWaiters = [];
+      this.#rejectStart?.(new Error(`Connection closed before ready (code ${code})`));
+      return;
+    }
+    if (this.#socket !== socket || this.#stopped || this.#options.reconnect === false) return;
+    if (NO_RECONNECT_CODES.has(code)) return;
+    this.#scheduleReconnect();
+  }
+
+  /**
+   * Gives up on a connection that went silent: its close event may come only
+   * after the operating system's TCP timeout (minutes), or never, so the
+   * client stops listening to it and reconnects at once.
+   */
+  #abandon(socket: WebSocketLike, reason: string): void {
+    if (this.#socket !== socket) return;
+    this.#ready = false;
+    this.#clearTimers();
+    this.timeouts += 1;
+    socket.onopen = null;
+    socket.onmessage = null;
+    socket.onclose = null;
+    const terminable = socket as unknown as { terminate?: () => void };
+    if (terminable.terminate) terminable.terminate();
+    else socket.close(4000, reason);
+    this.#onClosed(socket, ABANDONED_CODE, reason);
+  }
+
+  /** Sends a ping every interval and abandons the connection when no frame at all arrives within the timeout after one. */
+  #startHeartbeat(serverIntervalMs: number): void {
+    this.#clearTimers();
+    const intervalMs = this.#options.heartbeatMs ?? serverIntervalMs;
+    if (!(intervalMs > 0)) return;
+    const timeoutMs = this.#options.pongTimeoutMs ?? intervalMs;
+    const socket = this.#socket as WebSocketLike;
+    this.#heartbeatTimer = setInterval(() => {
+      if (socket.readyState !== 1) return;
+      this.#pingId += 1;
+      socket.send(JSON.stringify({ type: 'ping', id: this.#pingId }));
+      this.#livenessTimer ??= setTimeout(() => this.#abandon(socket, 'no pong in time'), timeoutMs);
+    }, intervalMs);
+  }
+
+  #clearTimers(): void {
+    clearInterval(this.#heartbeatTimer);
+    clearTimeout(this.#livenessTimer);
+    this.#heartbeatTimer = undefined;
+    this.#livenessTimer = undefined;
   }
 
   #scheduleReconnect(): void {
@@ -175,9 +250,15 @@ export class RealtimeClient {
 
   #onFrame(text: string): void {
     const frame = JSON.parse(text) as { type: string } & Record<string, unknown>;
+    // Any frame shows the connection is alive, not only the pong.
+    if (this.#heartbeatTimer !== undefined) {
+      clearTimeout(this.#livenessTimer);
+      this.#livenessTimer = undefined;
+    }
     switch (frame.type) {
       case 'ready': {
         const ready = frame as unknown as ReadyFrame;
+        this.#startHeartbeat(ready.heartbeat_ms);
         this.#attempt = 0;
         this.#firstAttempt = false;
         this.#ready = true;

@@ -158,8 +158,10 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
 
   app.get('/healthz', { schema: { tags: ['operations'], security: PUBLIC } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { tags: ['operations'], security: PUBLIC } }, async (_request, reply) => {
-    if (!ctx.bus.isConnected()) {
-      return reply.status(503).send(new AppError('UNAVAILABLE', 'Redis is not connected').toBody());
+    // Only a node that never reached Redis is held back: after a Redis restart every node would
+    // fail at once and the balancer would have no server left, while each still serves its own sockets.
+    if (!ctx.bus.hasConnected()) {
+      return reply.status(503).send(new AppError('UNAVAILABLE', 'Redis has not connected yet').toBody());
     }
     try {
       await sql`select 1`.execute(storage.db);

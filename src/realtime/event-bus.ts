@@ -13,8 +13,14 @@ export interface EventBus {
   publish(events: readonly StreamEvent[]): void;
   subscribe(stream: StreamId, listener: EventListener): void;
   unsubscribe(stream: StreamId, listener: EventListener): void;
-  /** True while the bus can carry events between nodes. /readyz returns 503 otherwise. */
+  /** True while the bus can carry events between nodes. */
   isConnected(): boolean;
+  /**
+   * True once the bus has been connected at least once since the node started. /readyz returns 503
+   * until then, but not on a later disconnect, so that a Redis restart does not take every node
+   * out of the load balancer at once.
+   */
+  hasConnected(): boolean;
   /**
    * Registers a callback for when events published meanwhile may not have
    * reached this node's listeners, such as after a reconnect to Redis.
@@ -59,6 +65,10 @@ export class MemoryEventBus implements EventBus {
   }
 
   isConnected(): boolean {
+    return true;
+  }
+
+  hasConnected(): boolean {
     return true;
   }
 

@@ -67,6 +67,7 @@ export class RedisEventBus implements EventBus {
   readonly #invalidMessages = new RepeatThrottle();
   #unsentDropped = 0;
   #closed = false;
+  #hasConnected = false;
 
   constructor(options: RedisEventBusOptions) {
     this.#log = options.logger.child({ component: 'redis', nodeId: this.nodeId });
@@ -77,8 +78,14 @@ export class RedisEventBus implements EventBus {
     if (options.metrics !== undefined) countRedisEvents(options.metrics, this.client, this.#subscriber);
 
     this.#subscriber.on('smessageBuffer', (channel: Buffer, message: Buffer) => this.#onMessage(channel, message));
-    this.#subscriber.on('ready', () => void this.#resubscribe());
-    this.client.on('ready', () => this.#publishUnsent());
+    this.#subscriber.on('ready', () => {
+      this.#noteConnected();
+      void this.#resubscribe();
+    });
+    this.client.on('ready', () => {
+      this.#noteConnected();
+      this.#publishUnsent();
+    });
   }
 
   /** Number of streams with at least one listener on this node. */
@@ -127,6 +134,16 @@ export class RedisEventBus implements EventBus {
     return this.client.status === 'ready' && this.#subscriber.status === 'ready';
   }
 
+  hasConnected(): boolean {
+    return this.#hasConnected;
+  }
+
+  #noteConnected(): void {
+    if (this.#hasConnected || !this.isConnected()) return;
+    this.#hasConnected = true;
+    this.#log.info('both redis connections are up for the first time');
+  }
+
   onEventsMissed(callback: () => void): void {
     this.#missedCallbacks.push(callback);
   }
@@ -153,7 +170,11 @@ export class RedisEventBus implements EventBus {
     });
   }
 
-  /** Subscribes to every stream with listeners, then runs the onEventsMissed callbacks. */
+  /**
+   * Subscribes to every stream with listeners, then runs the onEventsMissed callbacks.
+   * TODO: one fault run at 100 posts a second (docs/faults.md) left some sockets without events
+   * committed before a Redis restore until their stream's next event; the cause is not found.
+   */
   async #resubscribe(): Promise<void> {
     const started = Date.now();
     const streams = [...this.#listeners.keys()];

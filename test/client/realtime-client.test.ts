@@ -1,3 +1,4 @@
+import net from 'node:net';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { RealtimeClient, type SignalFrame, type WebSocketLike } from '../../src/client/realtime.js';
@@ -52,4 +53,40 @@ test('signals: send, presence and typing frames', async () => {
   typist.stop();
   watcher.stop();
   expect(watcher.send({ type: 'activity' })).toBe(false);
+});
+
+test('heartbeat keeps a live connection', async () => {
+  const user = await buildUser(server.url, 'pinger');
+  const client = new RealtimeClient({
+    connect: () => new WebSocket(server.wsUrl, { headers: { authorization: `Bearer ${user.token}` } }) as unknown as WebSocketLike,
+    heartbeatMs: 50,
+  });
+  await client.start();
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  client.stop();
+
+  // Eight pings went out, and each pong arrived within its 50 ms timeout.
+  expect(client.timeouts).toBe(0);
+  expect(client.connections).toBe(1);
+});
+
+test('silent server fails the connect timeout', async () => {
+  // Accepts TCP connections and never responds to the WebSocket upgrade.
+  const accepted: net.Socket[] = [];
+  const silent = net.createServer((socket) => void accepted.push(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const port = (silent.address() as net.AddressInfo).port;
+  const client = new RealtimeClient({
+    connect: () => new WebSocket(`ws://127.0.0.1:${port}/api/realtime`) as unknown as WebSocketLike,
+    connectTimeoutMs: 200,
+  });
+
+  const started = Date.now();
+  await expect(client.start()).rejects.toThrow(/closed before ready \(code 1006\)/);
+  const waitedMs = Date.now() - started;
+  for (const socket of accepted) socket.destroy();
+  await new Promise<void>((resolve) => silent.close(() => resolve()));
+
+  expect(client.timeouts).toBe(1);
+  expect(waitedMs).toBeLessThan(2000);
 });

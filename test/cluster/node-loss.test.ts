@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/client/api.js';
 import { RealtimeClient, type EventFrame, type WebSocketLike } from '../../src/client/realtime.js';
+import { DeliveryChecker } from '../helpers/delivery-checker.js';
 import { buildTeam, buildUser } from '../helpers/factories.js';
 import { waitUntil } from '../helpers/realtime.js';
 import { deleteRedisKeys, TEST_REDIS_URL } from '../helpers/redis.js';
@@ -65,13 +66,19 @@ describe('losing a node with SIGKILL', () => {
 
     // The "load balancer": every new connection goes to the first node still running.
     const events: EventFrame[] = [];
+    const checker = new DeliveryChecker();
+    const member = checker.addMember('bob', [team.generalId]);
     const bobSocket = new RealtimeClient({
       connect: () => {
         const node = live()[0];
         const url = node?.wsUrl ?? victim.wsUrl;
         return new WebSocket(url, { headers: { authorization: `Bearer ${bob.token}` } }) as unknown as WebSocketLike;
       },
-      onEvent: (event) => events.push(event),
+      onEvent: (event) => {
+        events.push(event);
+        member.onEvent(event);
+      },
+      onResync: member.onResync,
       reconnect: true,
       maxBackoffMs: 200,
     });
@@ -80,7 +87,8 @@ describe('losing a node with SIGKILL', () => {
     let acknowledged = 0;
     const poster = (async () => {
       for (let i = 0; i < POSTS; i += 1) {
-        await postWithRetry(() => live()[0]?.url, alice.token, team.generalId, `${label} ${i}`, `${label}-${i}`);
+        const message = await postWithRetry(() => live()[0]?.url, alice.token, team.generalId, `${label} ${i}`, `${label}-${i}`);
+        checker.acknowledged({ conversationId: team.generalId, id: message.id, seq: message.seq });
         acknowledged += 1;
       }
     })();
@@ -110,6 +118,8 @@ describe('losing a node with SIGKILL', () => {
     expect(posted()).toHaveLength(POSTS);
     expect(bobSocket.duplicates).toBe(0);
     expect(bobSocket.connections).toBeGreaterThanOrEqual(2);
+    await checker.waitForAll(5000);
+    checker.verify();
     bobSocket.stop();
   }
 });
@@ -118,7 +128,13 @@ describe('losing a node with SIGKILL', () => {
  * Posts like a client behind a load balancer: a failed connection or a 5xx is
  * retried with the same client_msg_id on whichever node answers next.
  */
-async function postWithRetry(target: () => string | undefined, token: string, conversationId: string, text: string, clientMsgId: string) {
+async function postWithRetry(
+  target: () => string | undefined,
+  token: string,
+  conversationId: string,
+  text: string,
+  clientMsgId: string,
+): Promise<{ id: string; seq: number }> {
   for (let attempt = 0; attempt < 200; attempt += 1) {
     const url = target();
     if (url !== undefined) {
@@ -127,7 +143,7 @@ async function postWithRetry(target: () => string | undefined, token: string, co
           text,
           client_msg_id: clientMsgId,
         });
-        if (response.status === 200 || response.status === 201) return;
+        if (response.status === 200 || response.status === 201) return response.body as { id: string; seq: number };
         if (response.status < 500) throw new Error(`post ${clientMsgId} answered ${response.status}`);
       } catch (error) {
         if (!(error instanceof TypeError)) throw error;

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectError } from '../helpers/assertions.js';
 import { buildTeam, buildUser, type TestTeam, type TestUser } from '../helpers/factories.js';
 import WebSocket from 'ws';
-import { listen, settle } from '../helpers/realtime.js';
+import { listen, settle, waitUntil } from '../helpers/realtime.js';
+import { postMessageWithRetry } from '../../src/client/post.js';
 import { startServer, TEST_DATABASE_URL, type TestServer } from '../helpers/server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -47,6 +48,15 @@ describe.runIf(TEST_DATABASE_URL !== undefined)('PostgreSQL outage', () => {
     await settle(server.server.ctx.config.authCacheTtlMs + 100);
     expect(await upgradeStatus(server.wsUrl, bob.token)).toBe(503);
 
+    // The client's post helper retries the 503s with one key until the database is back.
+    const retried: string[] = [];
+    const retrying = postMessageWithRetry(alice.api, team.generalId, { text: 'during', client_msg_id: 'm-during' }, {
+      baseDelayMs: 100,
+      maxDelayMs: 300,
+      maxAttempts: 200,
+      onRetry: (_attempt, reason) => retried.push(reason),
+    });
+    await waitUntil(() => retried.length >= 2, 5000, 'the post helper to retry');
     proxy.restore();
     let ready = 0;
     const deadline = Date.now() + 15_000;
@@ -56,8 +66,10 @@ describe.runIf(TEST_DATABASE_URL !== undefined)('PostgreSQL outage', () => {
     }
     expect(ready).toBe(200);
 
-    // The client retries its failed post with the same key: stored once.
-    await alice.api.post(`/api/conversations/${team.generalId}/messages`, { text: 'during', client_msg_id: 'm-during' });
+    const retried503 = await retrying;
+    expect(retried503.created).toBe(true);
+    expect(new Set(retried)).toEqual(new Set(['503 UNAVAILABLE']));
+    // A further retry with the same key finds the stored message.
     await alice.api.post(`/api/conversations/${team.generalId}/messages`, { text: 'during', client_msg_id: 'm-during' });
     await alice.api.post(`/api/conversations/${team.generalId}/messages`, { text: 'after', client_msg_id: 'm-after' });
 

@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import { RealtimeClient, type EventFrame, type WebSocketLike } from '../../src/client/realtime.js';
+import type { TrackedMember } from './delivery-checker.js';
 
 export interface Listener {
   client: RealtimeClient;
@@ -9,16 +10,29 @@ export interface Listener {
   waitFor(predicate: (events: EventFrame[]) => boolean, timeoutMs?: number): Promise<void>;
 }
 
+export interface ListenOptions {
+  reconnect?: boolean;
+  /** Client ping interval; the server's heartbeat when unset. */
+  heartbeatMs?: number;
+  /** Hooks of a DeliveryChecker member, called beside the listener's own. */
+  member?: TrackedMember;
+}
+
 /** Opens a resuming real-time client that authenticates with a bearer header. */
-export async function listen(wsUrl: string, token: string, options: { reconnect?: boolean } = {}): Promise<Listener> {
+export async function listen(wsUrl: string, token: string, options: ListenOptions = {}): Promise<Listener> {
   const events: EventFrame[] = [];
   const closes: Array<{ code: number; reason: string }> = [];
   const client = new RealtimeClient({
     connect: () => new WebSocket(wsUrl, { headers: { authorization: `Bearer ${token}` } }) as unknown as WebSocketLike,
-    onEvent: (event) => events.push(event),
+    onEvent: (event) => {
+      events.push(event);
+      options.member?.onEvent(event);
+    },
+    onResync: (stream) => options.member?.onResync(stream),
     onClose: (code, reason) => closes.push({ code, reason }),
     reconnect: options.reconnect ?? true,
     maxBackoffMs: 200,
+    ...(options.heartbeatMs !== undefined && { heartbeatMs: options.heartbeatMs }),
   });
   await client.start();
   return { client, events, closes, waitFor: (predicate, timeoutMs) => waitUntil(() => predicate(events), timeoutMs) };

@@ -1,5 +1,6 @@
 import { ApiClient, ApiError } from '../../../src/client/api.js';
 import { recount } from '../../../src/client/counts.js';
+import { postMessageWithRetry } from '../../../src/client/post.js';
 import { RealtimeClient, type EventFrame, type ReadyFrame, type SignalFrame, type WebSocketLike } from '../../../src/client/realtime.js';
 import {
   applyEvent,
@@ -61,6 +62,8 @@ const HISTORY_PAGE = 50;
 export const MAX_FILES_PER_MESSAGE = 10;
 const THREAD_PAGE = 200;
 const MAX_RECONNECT_BACKOFF_MS = 3000;
+/** Attempts of one send before its message shows as failed. */
+const POST_ATTEMPTS = 3;
 /** How many pages a jump to an old message may read forward to reach the newest ones. */
 const MAX_JUMP_PAGES = 20;
 
@@ -745,12 +748,18 @@ export class ChatStore {
   }
 
   async #postEntry(entry: OutboxEntry): Promise<void> {
-    const raw = await this.api.post<RawMessage>(`/api/conversations/${entry.conversationId}/messages`, {
-      text: entry.text,
-      client_msg_id: entry.clientMsgId,
-      ...(entry.files.length > 0 && { file_ids: entry.files.map((file) => file.id) }),
-      ...(entry.threadRootId !== null && { thread_root_id: entry.threadRootId, also_in_channel: entry.alsoInChannel }),
-    });
+    // A few quick retries ride out a node restart or a lost response; the outbox sends again after the next reconnect.
+    const { message: raw } = await postMessageWithRetry<RawMessage>(
+      this.api,
+      entry.conversationId,
+      {
+        text: entry.text,
+        client_msg_id: entry.clientMsgId,
+        ...(entry.files.length > 0 && { file_ids: entry.files.map((file) => file.id) }),
+        ...(entry.threadRootId !== null && { thread_root_id: entry.threadRootId, also_in_channel: entry.alsoInChannel }),
+      },
+      { maxAttempts: POST_ATTEMPTS },
+    );
     const conversation = this.state?.conversations[entry.conversationId];
     if (conversation !== undefined && conversation.messages[raw.id] === undefined) this.#merge(conversation, [raw], this.#tick);
   }
