@@ -1,7 +1,7 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
 // Browser tests start Chromium, whose processes take both cores; they run alone, after every other file.
-const BROWSER_TESTS = ['test/web/web-client.test.ts', 'test/web/web-client-features.test.ts'];
+const BROWSER_TESTS = ['test/web/web-client.test.ts', 'test/web/web-client-features.test.ts', 'test/web/xss.test.ts'];
 // Fault runs of a whole cluster take minutes; `npm run faults` runs them (vitest.faults.config.ts).
 const FAULT_TESTS = ['test/faults/**'];
 

@@ -9,6 +9,7 @@ import { verifyPassword } from './passwords.js';
 import { findUserById } from './queries.js';
 import { createSecret, hashSecret } from './tokens.js';
 import { createTotpSecret, totpUri, verifyTotp } from './totp.js';
+import { openTotpSecret, sealTotpSecret } from './totp-secrets.js';
 
 /** How long a login that passed the password may take to send its second factor. */
 const CHALLENGE_TTL_MS = 5 * 60 * 1000;
@@ -81,8 +82,9 @@ export async function completeSecondFactor(ctx: AppContext, challenge: string, c
  */
 async function acceptSecondFactor(ctx: AppContext, user: UserRow, code: string, address: string | undefined): Promise<'totp' | 'recovery_code' | undefined> {
   const trimmed = code.replace(/\s+/g, '');
-  if (user.totp_secret != null) {
-    const step = verifyTotp(user.totp_secret, trimmed, ctx.now(), user.totp_last_step == null ? null : Number(user.totp_last_step));
+  const secret = user.totp_secret == null ? undefined : openTotpSecret(ctx, user.id, user.totp_secret);
+  if (secret !== undefined) {
+    const step = verifyTotp(secret, trimmed, ctx.now(), user.totp_last_step == null ? null : Number(user.totp_last_step));
     // The conditional update lets only one of two concurrent requests use a step.
     if (step !== undefined && (await claimTotpStep(ctx, user.id, step))) return 'totp';
   }
@@ -151,7 +153,7 @@ export async function setUpTwoFactor(ctx: AppContext, auth: Auth, password: stri
   const user = await requirePassword(ctx, auth, password);
   if (user.totp_secret != null) throw new AppError('TWO_FACTOR_ALREADY_ENABLED', 'Two-factor authentication is already on');
   const secret = createTotpSecret();
-  await ctx.storage.db.updateTable('users').set({ totp_pending_secret: secret }).where('id', '=', user.id).execute();
+  await ctx.storage.db.updateTable('users').set({ totp_pending_secret: sealTotpSecret(ctx, user.id, secret) }).where('id', '=', user.id).execute();
   return { secret, uri: totpUri(secret, user.username) };
 }
 
@@ -162,7 +164,9 @@ export async function enableTwoFactor(ctx: AppContext, auth: Auth, code: string)
   if (user === undefined) throw new AppError('UNAUTHENTICATED', 'Log in first');
   if (user.totp_secret != null) throw new AppError('TWO_FACTOR_ALREADY_ENABLED', 'Two-factor authentication is already on');
   if (user.totp_pending_secret == null) throw new AppError('TWO_FACTOR_SETUP_MISSING', 'Start the setup first');
-  const step = verifyTotp(user.totp_pending_secret, code.replace(/\s+/g, ''), ctx.now(), null);
+  const pending = openTotpSecret(ctx, user.id, user.totp_pending_secret);
+  if (pending === undefined) throw new AppError('TWO_FACTOR_SETUP_MISSING', 'Start the setup again');
+  const step = verifyTotp(pending, code.replace(/\s+/g, ''), ctx.now(), null);
   if (step === undefined) throw new AppError('INVALID_CREDENTIALS', 'The code is incorrect; check the clock of your device', { field: 'code' });
 
   const codes = await commitWithEvents(ctx, async (tx, _events, now) => {

@@ -13,6 +13,9 @@ export const KEY_FILE_NAME = 'file-master.key';
 const WRAP_NONCE_BYTES = 12;
 const WRAP_TAG_BYTES = 16;
 
+/** Start of a value sealed by MasterKeyRing.sealSecret; the master key id and the sealed bytes follow. */
+const SEALED_PREFIX = 'sealed1:';
+
 /** A master key with its id; the id is stored beside every key it wraps. */
 export interface MasterKey {
   /** `k` and 16 hex digits of the SHA-256 of the key: stable, and reveals nothing useful about the key. */
@@ -35,6 +38,18 @@ export class KeyUnwrapError extends Error {
     super(message);
     this.name = 'KeyUnwrapError';
   }
+}
+
+/** Returns the master key id of a value of sealSecret, or undefined for any other value, such as a plaintext secret stored before sealing. */
+export function sealedKeyId(value: string): string | undefined {
+  if (!value.startsWith(SEALED_PREFIX)) return undefined;
+  const end = value.indexOf(':', SEALED_PREFIX.length);
+  return end === -1 ? undefined : value.slice(SEALED_PREFIX.length, end);
+}
+
+/** Derives the key that seals secrets of one purpose under one master key. */
+function sealingKey(master: MasterKey, purpose: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', master.key, Buffer.alloc(0), `chatterbox sealed ${purpose}`, KEY_BYTES));
 }
 
 /** Computes the id of a master key. */
@@ -85,6 +100,41 @@ export class MasterKeyRing {
    */
   deriveSecret(purpose: string): Buffer {
     return Buffer.from(hkdfSync('sha256', this.current.key, Buffer.alloc(0), `chatterbox ${purpose}`, KEY_BYTES));
+  }
+
+  /**
+   * Encrypts a short secret, such as a TOTP seed, with AES-256-GCM under a key
+   * derived by HKDF-SHA256 from the current master key for `purpose`. The
+   * `context`, such as the id of the row's owner, is authenticated, so a
+   * sealed value copied to another row does not open there. Returns
+   * `sealed1:<master key id>:<base64 of nonce, ciphertext and tag>`.
+   */
+  sealSecret(purpose: string, plaintext: string, context: string): string {
+    const master = this.current;
+    const nonce = randomBytes(WRAP_NONCE_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', sealingKey(master, purpose), nonce);
+    cipher.setAAD(Buffer.from(`${master.id}:${context}`, 'utf8'));
+    const sealed = Buffer.concat([nonce, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    return `${SEALED_PREFIX}${master.id}:${sealed.toString('base64')}`;
+  }
+
+  /** Decrypts a value of sealSecret; throws KeyUnwrapError when its master key is unknown or the value, purpose or context differ. */
+  openSecret(purpose: string, sealedValue: string, context: string): string {
+    const keyId = sealedKeyId(sealedValue);
+    if (keyId === undefined) throw new KeyUnwrapError('The value is not a sealed secret');
+    const master = this.find(keyId);
+    if (master === undefined) throw new KeyUnwrapError(`Master key ${keyId} is not configured`);
+
+    const sealed = Buffer.from(sealedValue.slice(SEALED_PREFIX.length + keyId.length + 1), 'base64');
+    if (sealed.length < WRAP_NONCE_BYTES + WRAP_TAG_BYTES) throw new KeyUnwrapError('The sealed secret is too short');
+    const decipher = createDecipheriv('aes-256-gcm', sealingKey(master, purpose), sealed.subarray(0, WRAP_NONCE_BYTES));
+    decipher.setAAD(Buffer.from(`${keyId}:${context}`, 'utf8'));
+    decipher.setAuthTag(sealed.subarray(sealed.length - WRAP_TAG_BYTES));
+    try {
+      return Buffer.concat([decipher.update(sealed.subarray(WRAP_NONCE_BYTES, sealed.length - WRAP_TAG_BYTES)), decipher.final()]).toString('utf8');
+    } catch {
+      throw new KeyUnwrapError(`The sealed secret does not authenticate under master key ${keyId}`);
+    }
   }
 
   /** Wraps a data key under the current master key; returns the wrapped key (base64) and the master key id. */

@@ -9,6 +9,7 @@ import type { BlobStore } from './blob-store.js';
 import { openBlobStore } from './services.js';
 import { S3BlobStore } from './s3-store.js';
 import { UploadStaging } from './staging.js';
+import { resealTotpSecrets, totpSecretKeyIds } from '../accounts/totp-secrets.js';
 
 /** Files rows re-wrapped per transaction. */
 const ROTATION_BATCH = 200;
@@ -23,14 +24,18 @@ export interface RotationResult {
   rewrappedUploads: number;
   /** Data keys that no configured master key could unwrap; those files stay unreadable. */
   failedKeys: number;
+  /** TOTP secrets sealed again under the current master key. */
+  resealedSecrets: number;
+  /** TOTP secrets that no configured master key could open; those users need a recovery code. */
+  failedSecrets: number;
   /** Previous keys removed from the key file because nothing uses them any more. */
   retiredKeys: number;
   durationMs: number;
 }
 
 /**
- * Re-wraps every data key under the current master key without touching the
- * blobs, opening the configured database and file store for the duration.
+ * Re-wraps every data key, and seals every TOTP secret again, under the
+ * current master key without touching the blobs, opening the configured database and file store for the duration.
  * With CHATTERBOX_FILE_KEY, the current key is that variable and the old ones
  * come from CHATTERBOX_FILE_PREVIOUS_KEYS. With the generated key file, a new
  * random key is added in front of the file first, and keys no longer needed
@@ -71,9 +76,18 @@ export async function rotateKeys(options: { config: Config; db: Db; store: BlobS
 
   const rows = await rewrapFileRows(db, keys, logger);
   const rewrappedUploads = await new UploadStaging(store, keys, logger).rewrapKeys();
+  const secrets = await resealTotpSecrets(db, keys, logger);
   const retiredKeys = usesKeyFile ? await retireUnusedKeys(db, keys, keyFile, logger) : 0;
 
-  const result = { masterKeyId: current, ...rows, rewrappedUploads, retiredKeys, durationMs: Date.now() - started };
+  const result = {
+    masterKeyId: current,
+    ...rows,
+    rewrappedUploads,
+    resealedSecrets: secrets.resealed,
+    failedSecrets: secrets.failed,
+    retiredKeys,
+    durationMs: Date.now() - started,
+  };
   logger.info({ component: 'files', ...result }, 'file key rotation finished');
   return result;
 }
@@ -151,12 +165,12 @@ function rewrap(
 }
 
 /**
- * Removes previous keys from the key file once no files row uses them. A key
+ * Removes previous keys from the key file once no files row or sealed TOTP secret uses them. A key
  * still in use, such as by a file that a node wrapped before it noticed the
  * new key, stays in the file until a later rotation.
  */
 async function retireUnusedKeys(db: Db, keys: MasterKeyRing, keyFile: string, logger: Logger): Promise<number> {
-  const inUse = new Set<string>();
+  const inUse = await totpSecretKeyIds(db);
   const blobKeys = await db.selectFrom('files').select('master_key_id').distinct().where('master_key_id', 'is not', null).execute();
   const thumbnailKeys = await db.selectFrom('files').select('thumbnail_master_key_id').distinct().where('thumbnail_master_key_id', 'is not', null).execute();
   for (const row of blobKeys) inUse.add(row.master_key_id as string);

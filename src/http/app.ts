@@ -26,6 +26,7 @@ import { registerNotificationRoutes } from '../notifications/routes.js';
 import { NotificationService, type NotificationOptions } from '../notifications/service.js';
 import { JobRunner } from '../jobs/runner.js';
 import { registerThumbnailJob } from '../files/thumbnails.js';
+import { registerRetentionPurge, scheduleRetentionPurge } from '../retention/schedule.js';
 import { MemorySignalHub } from '../realtime/signals.js';
 import { RedisSignalHub } from '../realtime/redis-signals.js';
 import type { Config } from '../platform/config.js';
@@ -63,12 +64,20 @@ export interface ChatterBox {
   ctx: AppContext;
   gateway: Gateway;
   notifications: NotificationService;
+  /** Every route the app serves, HEAD routes that Fastify adds for GET included, so tests can check each one. */
+  routes: readonly RouteEntry[];
   /** Starts listening and returns the base URL, such as http://127.0.0.1:3000. */
   listen(): Promise<string>;
   /** Stops accepting, closes sockets with 1001, finishes in-flight requests and closes storage. */
   close(): Promise<void>;
   /** Reads the TLS certificate and key files again; returns false, keeping the current pair, if they are invalid or TLS is off. */
   reloadCertificate(): boolean;
+}
+
+/** One method and URL pattern of a route, such as GET /api/messages/:messageId. */
+export interface RouteEntry {
+  method: string;
+  url: string;
 }
 
 /** Parts of a node that are code rather than settings, such as native push senders. */
@@ -113,6 +122,7 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   ctx.files.sweeper.start();
   const notifications = new NotificationService(ctx, options);
   registerThumbnailJob(ctx);
+  registerRetentionPurge(ctx);
 
   const tlsEnabled = config.tls.certFile !== '';
   // With a certificate configured, the one server speaks HTTPS and WSS and nothing else.
@@ -134,6 +144,10 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const routes: RouteEntry[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
   app.setValidatorCompiler(createValidatorCompiler());
   app.setErrorHandler<Error>((error, request, reply) => {
     handleError(error, request, reply);
@@ -205,12 +219,15 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   const gateway = new Gateway(ctx, app.server);
   const certificates = tlsEnabled ? new CertificateReloader(config.tls, app.server as unknown as https.Server, logger) : undefined;
   ctx.jobs.start();
+  // Every node stores today's purge if no node did, so the daily schedule survives a purge that failed for good.
+  scheduleRetentionPurge(ctx).catch((error: unknown) => logger.error({ component: 'retention', err: error }, 'scheduling the retention purge failed'));
 
   return {
     app,
     ctx,
     gateway,
     notifications,
+    routes,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address() as AddressInfo;

@@ -2,6 +2,7 @@ import type { Nodes, Root } from 'mdast';
 import { fromMarkdown } from 'mdast-util-from-markdown';
 import { gfmFromMarkdown } from 'mdast-util-gfm';
 import { gfm } from 'micromark-extension-gfm';
+import { isTooComplexForMarkdown } from './markdown-limits.js';
 
 /**
  * Finds mentions and links in message text. Posting, editing, and later
@@ -63,10 +64,15 @@ export function parseMessageText(text: string): ParsedText {
 
   const truncated = text.length > MAX_PARSED_CHARS;
   const source = truncated ? text.slice(0, MAX_PARSED_CHARS) : text;
-  const tree = fromMarkdown(source, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] });
   const scanned: Array<[number, number]> = [];
   const links: LinkToken[] = [];
-  collect(tree, scanned, links);
+  if (isTooComplexForMarkdown(source)) {
+    // Too nested or too many delimiters to parse in bounded time: the web client shows it as plain text, so it is scanned as one.
+    scanned.push([0, source.length]);
+  } else {
+    const tree = fromMarkdown(source, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] });
+    collect(tree, scanned, links);
+  }
 
   const mentions: MentionToken[] = [];
   for (const [start, end] of scanned) findMentions(source, start, end, mentions);
@@ -81,21 +87,25 @@ export function parseMessageText(text: string): ParsedText {
  * Gathers the source ranges of plain text (text and raw HTML nodes, since HTML
  * is shown as text) and the links, skipping code, links and images entirely.
  */
-function collect(node: Nodes | Root, scanned: Array<[number, number]>, links: LinkToken[]): void {
-  const start = node.position?.start.offset;
-  const end = node.position?.end.offset;
-  if (start === undefined || end === undefined) return;
+function collect(tree: Root, scanned: Array<[number, number]>, links: LinkToken[]): void {
+  // An explicit stack, because inline nesting such as emphasis can be thousands of levels deep.
+  const pending: Array<Nodes | Root> = [tree];
+  for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+    const start = node.position?.start.offset;
+    const end = node.position?.end.offset;
+    if (start === undefined || end === undefined) continue;
 
-  if (OPAQUE_NODES.has(node.type)) {
-    if (node.type === 'link' && SAFE_SCHEMES.test(node.url)) links.push({ url: node.url, offset: start, length: end - start });
-    return;
-  }
-  if (node.type === 'text' || node.type === 'html') {
-    scanned.push([start, end]);
-    return;
-  }
-  if ('children' in node) {
-    for (const child of node.children) collect(child, scanned, links);
+    if (OPAQUE_NODES.has(node.type)) {
+      if (node.type === 'link' && SAFE_SCHEMES.test(node.url)) links.push({ url: node.url, offset: start, length: end - start });
+      continue;
+    }
+    if (node.type === 'text' || node.type === 'html') {
+      scanned.push([start, end]);
+      continue;
+    }
+    if ('children' in node) {
+      for (let index = node.children.length - 1; index >= 0; index -= 1) pending.push(node.children[index]!);
+    }
   }
 }
 

@@ -3,11 +3,14 @@ import { NOTIFY_MESSAGE_JOB, NOTIFY_PUSH_JOB, runMessagePipeline, type NotifyMes
 import { runPushJob } from './push-job.js';
 import type { PushSender } from './push/sender.js';
 import { loadVapidKeys } from './push/vapid.js';
+import type { ResolveAll } from './push/address-guard.js';
 import { WebPushSender } from './push/web-push-sender.js';
 
 export interface NotificationOptions {
   /** Native senders (APNs, FCM...) besides Web Push; see PushSender. */
   pushSenders?: readonly PushSender[];
+  /** Resolver of Web Push endpoint host names, in place of the system's dns.lookup. */
+  pushResolveAll?: ResolveAll;
 }
 
 /** The notification pipeline's job handlers and the push senders of one node. */
@@ -17,7 +20,7 @@ export class NotificationService {
 
   constructor(ctx: AppContext, options: NotificationOptions = {}) {
     const keys = loadVapidKeys(ctx.config.push, ctx.config.dataDir, ctx.logger);
-    this.#webPush = new WebPushSender(ctx.config.push, keys, ctx.logger);
+    this.#webPush = new WebPushSender(ctx.config.push, keys, ctx.logger, options.pushResolveAll);
     this.senders.set(this.#webPush.kind, this.#webPush);
     for (const sender of options.pushSenders ?? []) this.senders.set(sender.kind, sender);
 

@@ -92,7 +92,11 @@ export function parseClientFrame(text: string, isBinary: boolean): { frame: Clie
 
 function parseHello(value: Record<string, unknown>): { frame: HelloFrame } | { error: FrameError } {
   const unknown = Object.keys(value).find((key) => key !== 'type' && key !== 'positions');
-  if (unknown !== undefined) return reject('VALIDATION_FAILED', `${unknown} is not a known field`, unknown);
+  if (unknown !== undefined) {
+    // An empty or huge key still gets a field a client can show.
+    const field = unknown === '' ? 'frame' : unknown.slice(0, 80);
+    return reject('VALIDATION_FAILED', `"${field}" is not a known field`, field);
+  }
 
   const raw = value.positions ?? {};
   if (!isRecord(raw)) return reject('VALIDATION_FAILED', 'positions must be an object of stream id to seq', 'positions');

@@ -1,4 +1,6 @@
 import { recordAudit } from '../audit/log.js';
+import { deleteMessageFiles, removeBlobs } from '../files/actions.js';
+import type { FileBlobs } from '../files/queries.js';
 import { forgetMessageExtras } from '../messages/cleanup.js';
 import { summariseThread } from '../messages/queries.js';
 import type { AppContext } from '../platform/context.js';
@@ -19,24 +21,20 @@ export interface TeamPurgeReport {
   messagesErased: number;
   /** Stored events of the team's conversation streams, which carry message text. */
   eventsDeleted: number;
-  /** File rows of deleted messages marked deleted. */
-  filesMarked: number;
+  /** Files of purged messages, whose rows, search entries and stored bytes were deleted. */
+  filesDeleted: number;
 }
 
 /**
  * Deletes the messages older than each team's retention period, with what
- * hangs off them: mentions, reactions, pins, saved items, earlier versions
- * and thread read positions. It also deletes the stored events of the team's
+ * hangs off them: mentions, reactions, pins, saved items, earlier versions,
+ * thread read positions, search entries and files (rows, search entries and
+ * stored bytes). It also deletes the stored events of the team's
  * conversations from before the cutoff, and records what it removed in the
- * audit log. A thread
- * root with a reply newer than the cutoff keeps its row with the text erased,
- * as a deletion does, so that the thread stays readable. Files of deleted
- * messages get `deleted_at`, for the file store to remove their bytes.
- * Clients are not told: a socket that resumes from before the oldest kept
- * event gets a resync frame.
- *
- * TODO: nothing schedules this yet; a background job with a lease (one node at a time) must call it daily.
- * TODO: search index entries and stored file bytes of purged messages are not removed here.
+ * audit log. A thread root with a reply newer than the cutoff keeps its row
+ * with the text erased, as a deletion does, so that the thread stays
+ * readable. Clients get no events about it, and a socket that resumes from
+ * before the oldest kept event gets a resync frame. The daily job in schedule.ts calls it.
  */
 export async function purgeExpiredMessages(ctx: AppContext, now = ctx.now()): Promise<TeamPurgeReport[]> {
   const teams = await ctx.storage.db
@@ -56,14 +54,16 @@ export async function purgeExpiredMessages(ctx: AppContext, now = ctx.now()): Pr
 }
 
 async function purgeTeam(ctx: AppContext, teamId: string, cutoff: number, now: number): Promise<TeamPurgeReport> {
-  const report: TeamPurgeReport = { teamId, cutoff, messagesDeleted: 0, messagesErased: 0, eventsDeleted: 0, filesMarked: 0 };
+  const report: TeamPurgeReport = { teamId, cutoff, messagesDeleted: 0, messagesErased: 0, eventsDeleted: 0, filesDeleted: 0 };
   const conversations = await ctx.storage.db.selectFrom('conversations').select('id').where('team_id', '=', teamId).execute();
 
   for (const { id } of conversations) {
     // Each batch skips the roots it erased before, so the loop ends when only kept rows remain.
     for (;;) {
       const batch = await ctx.storage.db.transaction().execute((tx) => purgeMessageBatch(tx, id, cutoff, now, report));
-      if (batch < PURGE_BATCH_SIZE) break;
+      // Stored bytes go after the commit, as for a deleted message. A failed removal is left to the file sweep.
+      await removeBlobs(ctx, batch.blobs);
+      if (batch.examined < PURGE_BATCH_SIZE) break;
     }
     report.eventsDeleted += await ctx.storage.db.transaction().execute((tx) => purgeStreamEvents(tx, id, cutoff));
   }
@@ -81,8 +81,14 @@ async function purgeTeam(ctx: AppContext, teamId: string, cutoff: number, now: n
   return report;
 }
 
-/** Removes up to one batch of expired messages of a conversation; returns how many it looked at. */
-async function purgeMessageBatch(tx: Tx, conversationId: string, cutoff: number, now: number, report: TeamPurgeReport): Promise<number> {
+/** Removes up to one batch of expired messages of a conversation. Returns how many it examined and the blobs to remove. */
+async function purgeMessageBatch(
+  tx: Tx,
+  conversationId: string,
+  cutoff: number,
+  now: number,
+  report: TeamPurgeReport,
+): Promise<{ examined: number; blobs: FileBlobs[] }> {
   const expired = await tx
     .selectFrom('messages')
     .select(['id', 'root_id', 'text', 'deleted_at'])
@@ -93,7 +99,7 @@ async function purgeMessageBatch(tx: Tx, conversationId: string, cutoff: number,
     .orderBy('created_at')
     .limit(PURGE_BATCH_SIZE)
     .execute();
-  if (expired.length === 0) return 0;
+  if (expired.length === 0) return { examined: 0, blobs: [] };
 
   const ids = expired.map((row) => row.id);
   const rootsWithLiveReplies = new Set(
@@ -108,9 +114,13 @@ async function purgeMessageBatch(tx: Tx, conversationId: string, cutoff: number,
     ).map((row) => row.root_id),
   );
   const touchedRoots = new Set<string>();
+  const blobs: FileBlobs[] = [];
 
   for (const message of expired) {
     await forgetMessageExtras(tx, message.id);
+    const files = await deleteMessageFiles(tx, message.id);
+    blobs.push(...files);
+    report.filesDeleted += files.length;
     if (rootsWithLiveReplies.has(message.id)) {
       await tx
         .updateTable('messages')
@@ -121,12 +131,10 @@ async function purgeMessageBatch(tx: Tx, conversationId: string, cutoff: number,
       continue;
     }
     await tx.deleteFrom('thread_reads').where('thread_root_id', '=', message.id).execute();
-    await tx.updateTable('files').set({ deleted_at: now }).where('message_id', '=', message.id).where('deleted_at', 'is', null).execute();
     await tx.deleteFrom('messages').where('id', '=', message.id).execute();
     report.messagesDeleted += 1;
     if (message.root_id !== null) touchedRoots.add(message.root_id);
   }
-  report.filesMarked += await countMarkedFiles(tx, ids, now);
 
   // Surviving roots recount their replies, so reply counts match what remains. An erased
   // root whose count reaches 0 is deleted by the next purge.
@@ -138,17 +146,7 @@ async function purgeMessageBatch(tx: Tx, conversationId: string, cutoff: number,
       .where('id', '=', rootId)
       .execute();
   }
-  return expired.length;
-}
-
-async function countMarkedFiles(tx: Tx, messageIds: string[], now: number): Promise<number> {
-  const row = await tx
-    .selectFrom('files')
-    .select((eb) => eb.fn.countAll<number>().as('count'))
-    .where('message_id', 'in', messageIds)
-    .where('deleted_at', '=', now)
-    .executeTakeFirstOrThrow();
-  return Number(row.count);
+  return { examined: expired.length, blobs };
 }
 
 /**

@@ -26,8 +26,16 @@ const BLOCKED_IPV4: Array<[string, number]> = [
 const BLOCKED_IPV6: Array<[string, number]> = [
   ['::', 128],
   ['::1', 128],
+  // IPv4-translated addresses (RFC 2765), which SIIT translators map to the IPv4 address in the last 32 bits.
+  ['::ffff:0:0:0', 96],
+  // The local-use NAT64 prefix (RFC 8215), whose translator may reach any private IPv4 network.
+  ['64:ff9b:1::', 48],
   ['100::', 64],
+  // IETF protocol assignments, Teredo (2001::/32) among them, which embeds an IPv4 address.
+  ['2001::', 23],
   ['2001:db8::', 32],
+  ['3fff::', 20],
+  ['5f00::', 16],
   ['fc00::', 7],
   ['fe80::', 10],
   ['fec0::', 10],
@@ -42,6 +50,11 @@ export class EndpointRejected extends Error {
   }
 }
 
+/** Resolves a host name to all its addresses, as dns.lookup with `all: true` does. */
+export type ResolveAll = (hostname: string) => Promise<dns.LookupAddress[]>;
+
+const systemResolveAll: ResolveAll = (hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true });
+
 /**
  * Checks push endpoints: https only, and no address in the blocked ranges
  * unless the operator lists it in CHATTERBOX_PUSH_ALLOWED_ADDRESSES. The
@@ -53,8 +66,11 @@ export class EndpointRejected extends Error {
 export class AddressGuard {
   readonly #blocked = new BlockList();
   readonly #allowed = new BlockList();
+  readonly #resolveAll: ResolveAll;
 
-  constructor(allowedAddresses: readonly string[]) {
+  /** `resolveAll` replaces the system resolver (dns.lookup), for a node with a resolver of its own and for tests. */
+  constructor(allowedAddresses: readonly string[], resolveAll: ResolveAll = systemResolveAll) {
+    this.#resolveAll = resolveAll;
     for (const [address, prefix] of BLOCKED_IPV4) this.#blocked.addSubnet(address, prefix, 'ipv4');
     for (const [address, prefix] of BLOCKED_IPV6) this.#blocked.addSubnet(address, prefix, 'ipv6');
     for (const entry of allowedAddresses) {
@@ -87,7 +103,7 @@ export class AddressGuard {
     }
     let addresses: dns.LookupAddress[];
     try {
-      addresses = await dns.promises.lookup(host, { all: true, verbatim: true });
+      addresses = await this.#resolveAll(host);
     } catch {
       throw new EndpointRejected(`endpoint host ${host} could not be resolved`);
     }
@@ -96,20 +112,25 @@ export class AddressGuard {
 
   /** A dns.lookup replacement for an https.Agent that refuses hosts resolving to a blocked address. */
   readonly lookup: LookupFunction = (hostname, options, callback) => {
-    dns.lookup(hostname, { ...options, all: true, verbatim: true }, (error, addresses) => {
-      if (error !== null) {
-        callback(error, '', 4);
-        return;
-      }
-      try {
-        this.#checkResolved(hostname, addresses);
-      } catch (rejected) {
-        callback(rejected as NodeJS.ErrnoException, '', 4);
-        return;
-      }
-      if (options.all === true) (callback as unknown as (error: null, addresses: dns.LookupAddress[]) => void)(null, addresses);
-      else callback(null, addresses[0]!.address, addresses[0]!.family);
-    });
+    this.#resolveAll(hostname).then(
+      (addresses) => {
+        try {
+          this.#checkResolved(hostname, addresses);
+        } catch (rejected) {
+          callback(rejected as NodeJS.ErrnoException, '', 4);
+          return;
+        }
+        const family = options.family === 4 || options.family === 6 ? options.family : undefined;
+        const usable = family === undefined ? addresses : addresses.filter((entry) => entry.family === family);
+        if (usable.length === 0) {
+          callback(Object.assign(new Error(`${hostname} has no IPv${family} address`), { code: 'ENOTFOUND' }), '', 4);
+          return;
+        }
+        if (options.all === true) (callback as unknown as (error: null, addresses: dns.LookupAddress[]) => void)(null, usable);
+        else callback(null, usable[0]!.address, usable[0]!.family);
+      },
+      (error: NodeJS.ErrnoException) => callback(error, '', 4),
+    );
   };
 
   #checkResolved(host: string, addresses: readonly dns.LookupAddress[]): void {

@@ -6,7 +6,7 @@ import type { PushConfig } from '../../platform/config.js';
 import { AppError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { PushSubscriptionRow } from '../../storage/schema.js';
-import { AddressGuard, EndpointRejected } from './address-guard.js';
+import { AddressGuard, EndpointRejected, type ResolveAll } from './address-guard.js';
 import type { PushMessage, PushRegistration, PushResult, PushSender } from './sender.js';
 import type { VapidKeys } from './vapid.js';
 
@@ -29,9 +29,9 @@ export class WebPushSender implements PushSender {
   readonly #timeoutMs: number;
   readonly #log: Logger;
 
-  constructor(config: PushConfig, keys: VapidKeys, logger: Logger) {
+  constructor(config: PushConfig, keys: VapidKeys, logger: Logger, resolveAll?: ResolveAll) {
     this.#keys = keys;
-    this.#guard = new AddressGuard(config.allowedAddresses);
+    this.#guard = new AddressGuard(config.allowedAddresses, resolveAll);
     this.#timeoutMs = config.requestTimeoutMs;
     this.#log = logger.child({ component: 'push' });
     const extraCa = config.caFile === '' ? [] : [fs.readFileSync(config.caFile, 'utf8')];

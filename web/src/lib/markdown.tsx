@@ -4,6 +4,7 @@ import { gfmFromMarkdown } from 'mdast-util-gfm';
 import { gfm } from 'micromark-extension-gfm';
 import { Fragment, type ReactNode } from 'react';
 import type { MessageView } from '../../../src/client/state.js';
+import { isTooComplexForMarkdown } from '../../../src/mentions/markdown-limits.js';
 import { replaceShortcodes } from './emoji.js';
 
 /**
@@ -27,7 +28,18 @@ export interface RenderContext {
 const SAFE_URL = /^(https?:|mailto:)/i;
 
 function parse(text: string): Root {
+  if (isTooComplexForMarkdown(text)) return plainRoot(text);
   return fromMarkdown(text, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] });
+}
+
+/** Builds a tree of one paragraph with the whole text, for a text the parser would take too long on. The server scans it the same way. */
+function plainRoot(text: string): Root {
+  const lines = text.split('\n');
+  const position = {
+    start: { line: 1, column: 1, offset: 0 },
+    end: { line: lines.length, column: (lines.at(-1)?.length ?? 0) + 1, offset: text.length },
+  };
+  return { type: 'root', position, children: [{ type: 'paragraph', position, children: [{ type: 'text', value: text, position }] }] };
 }
 
 function sourceOf(node: Nodes, context: RenderContext): string {
