@@ -1,7 +1,7 @@
 /**
  * Runs the ChatterBox benchmarks against their raw baselines on 127.0.0.1.
  *
- *   node dist/bench/main.js [all|delivery|storage|history|connections|mix|files|search|presence ...] [--smoke]
+ *   node dist/bench/main.js [all|delivery|storage|history|connections|mix|files|search|presence|import ...] [--smoke] [--messages N]
  *
  * BENCH_SMOKE=1 or --smoke runs every scenario briefly to check the code
  * still works; its figures are not results. docs/benchmarks.md has the method.
@@ -16,25 +16,33 @@ import { canPin, pinSelfToClientCore } from './lib/proc.js';
 import { printSummary, progress, runSettings } from './lib/report.js';
 import { runHistory, runStorage } from './storage.js';
 import { runSearchBench } from './search.js';
+import { runSlackImportBench } from './slack-import.js';
 
-const SCENARIOS = ['delivery', 'storage', 'history', 'connections', 'mix', 'files', 'search', 'presence'] as const;
+const SCENARIOS = ['delivery', 'storage', 'history', 'connections', 'mix', 'files', 'search', 'presence', 'import'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-function parseArguments(argv: readonly string[]): { scenarios: Scenario[]; smoke: boolean } {
+function parseArguments(argv: readonly string[]): { scenarios: Scenario[]; smoke: boolean; messages?: number } {
   const smoke = argv.includes('--smoke') || process.env.BENCH_SMOKE === '1';
-  const names = argv.filter((argument) => argument !== '--smoke');
-  if (names.length === 0 || names.includes('all')) return { scenarios: [...SCENARIOS], smoke };
+  const messagesFlag = argv.indexOf('--messages');
+  const messages = messagesFlag === -1 ? undefined : Number(argv[messagesFlag + 1]);
+  if (messages !== undefined && !(Number.isInteger(messages) && messages > 0)) {
+    console.error('--messages takes a positive whole number: the size of the generated Slack export');
+    process.exit(2);
+  }
+  const flagIndexes = messagesFlag === -1 ? [] : [messagesFlag, messagesFlag + 1];
+  const names = argv.filter((argument, index) => argument !== '--smoke' && !flagIndexes.includes(index));
+  if (names.length === 0 || names.includes('all')) return { scenarios: [...SCENARIOS], smoke, messages };
   for (const name of names) {
     if (!(SCENARIOS as readonly string[]).includes(name)) {
       console.error(`Unknown scenario "${name}"; expected all or one of: ${SCENARIOS.join(', ')}`);
       process.exit(2);
     }
   }
-  return { scenarios: names as Scenario[], smoke };
+  return { scenarios: names as Scenario[], smoke, messages };
 }
 
 async function main(): Promise<void> {
-  const { scenarios, smoke } = parseArguments(process.argv.slice(2));
+  const { scenarios, smoke, messages } = parseArguments(process.argv.slice(2));
   if (pinSelfToClientCore()) return;
 
   const settings = runSettings(smoke);
@@ -53,6 +61,7 @@ async function main(): Promise<void> {
     if (scenario === 'files') await runFiles(settings);
     if (scenario === 'search') await runSearchBench(settings);
     if (scenario === 'presence') await runPresence(settings);
+    if (scenario === 'import') await runSlackImportBench({ smoke, messages });
   }
   printSummary(`${smoke ? 'smoke' : 'bench'}-${scenarios.join('-')}`);
   console.log(`Finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);

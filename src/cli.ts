@@ -8,6 +8,10 @@ import { loadConfig } from './platform/config.js';
 import { openStorage } from './storage/database.js';
 import { DatabaseKeyError, rekeySqliteFile } from './storage/sqlite-encryption.js';
 import { MIN_DATABASE_KEY_CHARS } from './platform/security-config.js';
+import { buildChatterBox } from './http/app.js';
+import { findOrCreateTeamByName } from './slack/import/actions.js';
+import { createImportRun, executeImportRun } from './slack/import/run.js';
+import { REPORT_KINDS, type ImportReport } from './slack/import/report.js';
 
 const USAGE = `Usage: chatterbox <command>
 
@@ -22,7 +26,13 @@ Commands:
                     environment variables as the server.
   search reindex    Rebuild the search index of every message and file with the current analyser,
                     and drop entries of deleted ones. Safe while the server runs. Reads the same
-                    environment variables as the server.`;
+                    environment variables as the server.
+  import-slack PATH --team NAME
+                    Import a Slack export (its .zip file or the unpacked folder) into the team
+                    named NAME, created if missing and owned by the first server admin. Reads
+                    the same environment variables as the server and may run while it serves.
+                    Running it again adds only what is missing, so a stopped import resumes.
+                    Prints the report as JSON; --summary prints only the counts.`;
 
 /** Rekeys the database, then opens it with the new key to prove it and to record the rotation in the audit log. */
 async function rekey(): Promise<void> {
@@ -59,6 +69,46 @@ async function reindex(): Promise<void> {
   }
 }
 
+/** Imports a Slack export with the server's configuration; exits 0 when nothing was skipped and 3 when something was. */
+async function importSlack(args: string[]): Promise<number> {
+  const teamFlag = args.indexOf('--team');
+  const teamName = teamFlag === -1 ? undefined : args[teamFlag + 1];
+  const rest = args.filter((_arg, index) => index !== teamFlag && index !== teamFlag + 1);
+  const summary = rest.includes('--summary');
+  const paths = rest.filter((arg) => arg !== '--summary');
+  if (teamName === undefined || teamName.trim() === '' || paths.length !== 1 || paths[0]!.startsWith('--')) {
+    console.error('Usage: chatterbox import-slack PATH --team NAME [--summary]');
+    return 2;
+  }
+
+  const config = loadConfig();
+  // Logs go to stderr, so stdout holds only the report.
+  const logger = createLogger(config.logLevel, process.stderr);
+  // The whole node is built, without listening, so the import uses the same storage, file store and keys.
+  // Jobs and file sweeps stay with the server.
+  const node = await buildChatterBox({ ...config, jobs: { ...config.jobs, enabled: false }, files: { ...config.files, sweepIntervalMs: 0 } }, logger);
+  try {
+    const team = await findOrCreateTeamByName(node.ctx, teamName.trim());
+    const location = path.resolve(paths[0]!);
+    const runId = await createImportRun(node.ctx, team.id, location, null);
+    const report = await executeImportRun(node.ctx, runId, team, location);
+    console.log(JSON.stringify(summary ? summaryOf(report) : report, null, 2));
+    return report.problem_count === 0 ? 0 : 3;
+  } finally {
+    await node.close();
+  }
+}
+
+function summaryOf(report: ImportReport) {
+  return {
+    counts: Object.fromEntries(REPORT_KINDS.map((kind) => [kind, report.counts[kind]])),
+    replies: report.replies,
+    file_placeholders: report.file_placeholders,
+    problem_count: report.problem_count,
+    created_accounts: report.created_accounts.length,
+  };
+}
+
 async function main(args: string[]): Promise<number> {
   if (args[0] === 'db' && args[1] === 'rekey' && args.length === 2) {
     await rekey();
@@ -73,6 +123,7 @@ async function main(args: string[]): Promise<number> {
     await reindex();
     return 0;
   }
+  if (args[0] === 'import-slack') return importSlack(args.slice(1));
   console.error(USAGE);
   return args.length === 0 || args[0] === '--help' ? 0 : 2;
 }

@@ -23,7 +23,7 @@ import {
   type FileBlobs,
 } from './queries.js';
 import type { FileListQuery, FileView } from './schemas.js';
-import { unindexFile } from '../search/indexing.js';
+import { indexFile, unindexFile } from '../search/indexing.js';
 import type { StoredBlob } from './vault.js';
 
 /** Label of the secret that signs download links, derived from the master key. */
@@ -152,6 +152,16 @@ async function recordFile(ctx: AppContext, file: NewFile, stored: StoredBlob, up
     await removeBlobs(ctx, [{ blobKey: stored.blobKey, thumbnailKey: null }]);
     throw error;
   }
+}
+
+/**
+ * Records a file whose blob the vault already stored, attached to a message,
+ * inside the caller's transaction, and indexes it. Importers use this: the
+ * caller checked access and removes the blob if the transaction fails.
+ */
+export async function insertStoredFile(ctx: AppContext, tx: Tx, row: FileRow): Promise<void> {
+  await insertFile(tx, row);
+  await indexFile(ctx, tx, row);
 }
 
 /**

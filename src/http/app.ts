@@ -50,6 +50,7 @@ import { LoginThrottle } from '../accounts/login-throttle.js';
 import { registerAccountSecurityRoutes } from '../accounts/security-routes.js';
 import { registerAdminRoutes } from '../admin/routes.js';
 import { registerAuditRoutes } from '../audit/routes.js';
+import { registerSlackImportRoutes } from '../slack/import/routes.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { CertificateReloader, createHttpsServer } from './tls.js';
 import { registerSlackApiRoutes } from '../slack/api/routes.js';
@@ -206,6 +207,7 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   registerAccountSecurityRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
+  registerSlackImportRoutes(app, ctx);
   await registerWebClient(app, ctx);
   registerFileRoutes(app, ctx);
   registerSearchRoutes(app, ctx);

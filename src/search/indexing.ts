@@ -35,6 +35,12 @@ export async function indexMessage(ctx: IndexContext, tx: Tx, message: MessageRo
   await searchIndexFor(ctx.storage.dialect).writeDocument(tx, messageDocument(message, team));
 }
 
+/** Indexes new messages of one team in bulk, for imports; none of them may be indexed yet. */
+export async function indexNewMessages(ctx: { storage: { dialect: StorageDialect } }, tx: Tx, messages: readonly MessageRow[], teamId: string): Promise<void> {
+  const live = messages.filter((message) => message.deleted_at === null);
+  await searchIndexFor(ctx.storage.dialect).insertDocuments(tx, ctx.storage.dialect, live.map((message) => messageDocument(message, teamId)));
+}
+
 /** Builds the index document of a message in a conversation of `teamId`. */
 export function messageDocument(message: MessageRow, teamId: string): SearchDocument {
   return {

@@ -71,6 +71,11 @@ export interface PageBounds {
 export interface SearchIndex {
   /** Adds a document, or replaces the document of the same message or file. */
   writeDocument(tx: Tx, document: SearchDocument): Promise<void>;
+  /**
+   * Adds many new documents in a few statements, in the order given, for bulk
+   * imports. No document may exist yet for their messages or files.
+   */
+  insertDocuments(tx: Tx, dialect: StorageDialect, documents: readonly SearchDocument[]): Promise<void>;
   /** Lists up to `limit` matches, newest first, after the cursor and with `docId` at most `maxDocId`. */
   listNewest(db: Db, search: ResolvedSearch, bounds: PageBounds, limit: number): Promise<SearchHit[]>;
   /** Counts matches, stopping at `cap + 1`. */

@@ -1,5 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db, Tx } from '../storage/database.js';
+import type { StorageDialect } from '../storage/dialects/dialect.js';
 import { allOf, documentConditions } from './conditions.js';
 import type { TextTerm } from './query-parser.js';
 import type { PageBounds, ResolvedSearch, SearchDocument, SearchHit, SearchIndex } from './search-index.js';
@@ -37,6 +38,25 @@ export class SqliteSearchIndex implements SearchIndex {
       VALUES (${document.messageId}, ${document.fileId}, ${document.conversationId}, ${document.authorId}, ${document.createdAt}, ${document.hasLink ? 1 : 0})
       RETURNING doc_id`.execute(tx);
     await sql`INSERT INTO search_fts (rowid, stems, words, facets) VALUES (${inserted.rows[0]!.doc_id}, ${stems}, ${words}, ${facets})`.execute(tx);
+  }
+
+  async insertDocuments(tx: Tx, dialect: StorageDialect, documents: readonly SearchDocument[]): Promise<void> {
+    if (documents.length === 0) return;
+    // The transaction owns SQLite's only write lock, so the ids after the current maximum stay free.
+    // They are the ids SQLite itself would give, in the same order.
+    const last = await sql<{ max_id: number | null }>`SELECT max(doc_id) AS max_id FROM search_documents`.execute(tx);
+    const firstId = Number(last.rows[0]?.max_id ?? 0) + 1;
+    const rows = documents.map((document, index) => ({
+      doc_id: firstId + index,
+      message_id: document.messageId,
+      file_id: document.fileId,
+      conversation_id: document.conversationId,
+      author_id: document.authorId,
+      created_at: document.createdAt,
+      has_link: document.hasLink ? 1 : 0,
+    }));
+    await dialect.insertMany(tx, 'search_documents', rows);
+    await dialect.insertMany(tx, 'search_fts', documents.map((document, index) => ({ rowid: firstId + index, ...ftsColumns(document) })));
   }
 
   async listNewest(db: Db, search: ResolvedSearch, bounds: PageBounds, limit: number): Promise<SearchHit[]> {

@@ -15,6 +15,12 @@ export interface SlackNameResolver {
   channel(slackId: string): string | undefined;
 }
 
+/** A mention or link found in Slack's tokens, at its place in the converted text (UTF-16 offsets). */
+export type SlackEntity =
+  | { kind: 'user'; username: string; offset: number; length: number }
+  | { kind: 'here' | 'channel' | 'team'; offset: number; length: number }
+  | { kind: 'link'; url: string; offset: number; length: number };
+
 /** Resolver that resolves no id, so every token falls back to its label. */
 export const NO_NAMES: SlackNameResolver = { user: () => undefined, channel: () => undefined };
 
@@ -33,11 +39,24 @@ const CODE = /(```[\s\S]*?```|`[^`\n]+`)/;
  * in Slack is lost.
  */
 export function slackToMarkdown(text: string, names: SlackNameResolver = NO_NAMES): string {
+  return convertWithEntities(text, names).text;
+}
+
+/**
+ * Converts one Slack message text and returns the mentions and links that
+ * its tokens carried, with their offsets in the converted text. Slack writes
+ * every mention and every link it recognised as a token, so these are the
+ * message's entities without parsing the Markdown again. A `[label](url)`
+ * link spans its whole Markdown form, as the Markdown parser reports it.
+ */
+export function convertWithEntities(text: string, names: SlackNameResolver = NO_NAMES): { text: string; entities: SlackEntity[] } {
+  const entities: SlackEntity[] = [];
+  let result = '';
   // Odd-numbered parts are code, where only the entities are decoded.
-  return text
-    .split(CODE)
-    .map((part, index) => (index % 2 === 1 ? decodeEntities(part) : convertProse(part, names)))
-    .join('');
+  text.split(CODE).forEach((part, index) => {
+    result += index % 2 === 1 ? decodeEntities(part) : convertProse(part, names, result.length, entities);
+  });
+  return { text: result, entities };
 }
 
 /** Escapes text for Slack's markup, as Slack does before sending it to clients. */
@@ -50,46 +69,58 @@ export function decodeEntities(text: string): string {
   return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
 
-function convertProse(text: string, names: SlackNameResolver): string {
+/** Converts text outside code; `start` is where its output begins in the whole converted text. */
+function convertProse(text: string, names: SlackNameResolver, start: number, entities: SlackEntity[]): string {
   let result = '';
   let last = 0;
   for (const match of text.matchAll(TOKEN)) {
     result += convertStyles(decodeEntities(text.slice(last, match.index)));
-    result += convertToken(match[1] ?? '', names);
+    const converted = convertToken(match[1] ?? '', names);
+    if (converted.entity !== undefined) entities.push({ ...converted.entity, offset: start + result.length, length: converted.text.length } as SlackEntity);
+    result += converted.text;
     last = match.index + match[0].length;
   }
   return result + convertStyles(decodeEntities(text.slice(last)));
 }
 
-function convertToken(body: string, names: SlackNameResolver): string {
+type TokenEntity = { kind: 'user'; username: string } | { kind: 'here' | 'channel' | 'team' } | { kind: 'link'; url: string };
+
+function convertToken(body: string, names: SlackNameResolver): { text: string; entity?: TokenEntity } {
   const bar = body.indexOf('|');
   const target = bar === -1 ? body : body.slice(0, bar);
   const label = bar === -1 ? undefined : decodeEntities(body.slice(bar + 1));
 
   if (target.startsWith('@')) {
     const id = target.slice(1);
-    return `@${names.user(id) ?? label?.replace(/^@/, '') ?? id}`;
+    const username = names.user(id);
+    if (username !== undefined) return { text: `@${username}`, entity: { kind: 'user', username } };
+    return { text: `@${label?.replace(/^@/, '') ?? id}` };
   }
   if (target.startsWith('#')) {
     const id = target.slice(1);
-    return `#${names.channel(id) ?? label?.replace(/^#/, '') ?? id}`;
+    return { text: `#${names.channel(id) ?? label?.replace(/^#/, '') ?? id}` };
   }
   if (target.startsWith('!')) return convertCommand(target.slice(1), label);
   return convertLink(decodeEntities(target), label);
 }
 
 /** Converts a command token such as `<!here>`, `<!subteam^S1|@team>` or `<!date^1392734382^{date}|Feb 18>`. */
-function convertCommand(command: string, label: string | undefined): string {
+function convertCommand(command: string, label: string | undefined): { text: string; entity?: TokenEntity } {
   const name = command.split('^')[0] ?? '';
   const broadcast = BROADCASTS[name];
-  if (broadcast) return broadcast;
-  return label ?? '';
+  if (broadcast) return { text: broadcast, entity: { kind: broadcast.slice(1) as 'here' | 'channel' | 'team' } };
+  return { text: label ?? '' };
 }
 
-function convertLink(url: string, label: string | undefined): string {
+/** Link schemes that become link entities, as in message posting; others stay text. */
+const SAFE_SCHEMES = /^(https?:|mailto:)/i;
+
+function convertLink(url: string, label: string | undefined): { text: string; entity?: TokenEntity } {
+  const entity: TokenEntity | undefined = SAFE_SCHEMES.test(url) ? { kind: 'link', url } : undefined;
   const displayed = url.startsWith('mailto:') ? url.slice('mailto:'.length) : url;
-  if (label === undefined || label === displayed) return displayed;
-  return `[${label.replace(/([[\]\\])/g, '\\$1')}](${url.replace(/[()\s]/g, percentEncode)})`;
+  if (label === undefined || label === displayed) return { text: displayed, entity };
+  const encoded = url.replace(/[()\s]/g, percentEncode);
+  return { text: `[${label.replace(/([[\]\\])/g, '\\$1')}](${encoded})`, entity: entity && { kind: 'link', url: encoded } };
 }
 
 /** Percent-encodes one character, which encodeURIComponent leaves alone for "(" and ")". */

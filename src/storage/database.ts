@@ -11,6 +11,7 @@ import { searchMigration } from './migrations/004-search.js';
 import * as security from './migrations/006-security.js';
 import * as notifications from './migrations/005-notifications.js';
 import * as bots from './migrations/007-bots.js';
+import * as slackImport from './migrations/008-slack-import.js';
 import * as slackApi from './migrations/009-slack-api.js';
 import { CommitGroup } from './commit-group.js';
 import { createLogger, type Logger } from '../platform/logger.js';
@@ -43,6 +44,7 @@ function migrationsFor(dialect: StorageDialect['name']): Record<string, Migratio
     '005-notifications': notifications,
     '006-security': security,
     '007-bots': bots,
+    '008-slack-import': slackImport,
     '009-slack-api': slackApi,
   };
 }

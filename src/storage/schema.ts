@@ -420,6 +420,32 @@ export interface SlackUploadRow {
   expires_at: number;
 }
 
+/** One run of the Slack importer and its report so far. */
+export interface SlackImportRow {
+  id: string;
+  team_id: string;
+  /** User who started the run through the API; null for the command line. */
+  started_by: string | null;
+  status: 'running' | 'done' | 'failed';
+  /** Folder or zip file read, as given. */
+  source: string;
+  /** JSON of the run's report: counts per kind and the problems found. */
+  report: string;
+  /** Message of the error that stopped a failed run. */
+  error: string | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+/** The ChatterBox id of a Slack user, bot, conversation or file imported into a team. */
+export interface SlackImportIdRow {
+  team_id: string;
+  kind: 'user' | 'bot' | 'conversation' | 'file';
+  slack_id: string;
+  local_id: string;
+}
+
 export interface Database {
   users: UserRow;
   sessions: SessionRow;
@@ -454,5 +480,7 @@ export interface Database {
   bot_tokens: BotTokenRow;
   webhooks: WebhookRow;
   slack_uploads: SlackUploadRow;
+  slack_imports: SlackImportRow;
+  slack_import_ids: SlackImportIdRow;
 }
 

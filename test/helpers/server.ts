@@ -74,7 +74,7 @@ export async function startServer(overrides: ConfigOverrides = {}, buildOptions:
 }
 
 /** Names the PostgreSQL schema of a data folder, so a restarted server finds its data. */
-function schemaFor(dataDir: string): string {
+export function schemaFor(dataDir: string): string {
   return `cbtest_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`;
 }
 

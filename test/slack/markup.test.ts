@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeSlackText, slackToMarkdown, type SlackNameResolver } from '../../src/slack/markup.js';
+import { convertWithEntities, escapeSlackText, slackToMarkdown, type SlackNameResolver } from '../../src/slack/markup.js';
 
 const names: SlackNameResolver = {
   user: (id) => ({ U1: 'ada', U2: 'grace' })[id],
@@ -37,5 +37,21 @@ describe('slackToMarkdown', () => {
   it('round-trips escaped text', () => {
     const text = 'a <b> & c';
     expect(slackToMarkdown(escapeSlackText(text))).toBe(text);
+  });
+});
+
+describe('convertWithEntities', () => {
+  it('places mentions and links', () => {
+    const { text, entities } = convertWithEntities('hi <@U1> see <https://a.io|A> and <!here> `<@U2>` <@U9>', names);
+    expect(text).toBe('hi @ada see [A](https://a.io) and @here `<@U2>` @U9');
+    expect(entities).toEqual([
+      { kind: 'user', username: 'ada', offset: 3, length: 4 },
+      { kind: 'link', url: 'https://a.io', offset: 12, length: 17 },
+      { kind: 'here', offset: 34, length: 5 },
+    ]);
+  });
+
+  it('skips unsafe link schemes', () => {
+    expect(convertWithEntities('<javascript:alert(1)|x>', names).entities).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import type { Logger } from '../../platform/logger.js';
-import type { Dialect } from 'kysely';
+import type { Dialect, Kysely } from 'kysely';
 
 /**
  * The differences between database engines. Code outside `storage/dialects/` uses
@@ -16,6 +16,13 @@ export interface StorageDialect {
   isUniqueViolation(error: unknown): boolean;
   /** True when the transaction failed only because of a concurrent one (deadlock, serialization) and may be retried. */
   isTransientConflict(error: unknown): boolean;
+  /**
+   * Inserts rows of one table, all with the keys of the first row, inside the
+   * caller's open transaction `tx`. For bulk imports: SQLite runs one prepared
+   * statement per row, which skips building SQL for each, and PostgreSQL sends
+   * multi-row INSERTs. `ignoreConflicts` skips rows that hit a unique index.
+   */
+  insertMany(tx: Kysely<any>, table: string, rows: readonly object[], options?: { ignoreConflicts?: boolean }): Promise<void>;
   /** Closes anything the Kysely dialect does not close itself. */
   close(): Promise<void>;
 }

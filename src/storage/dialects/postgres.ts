@@ -39,6 +39,16 @@ export function createPostgresDialect(options: PostgresOptions): StorageDialect 
     // 40P01: deadlock detected; 40001: serialization failure.
     isTransientConflict: (error) =>
       typeof error === 'object' && error !== null && 'code' in error && (error.code === '40P01' || error.code === '40001'),
+    insertMany: async (tx, table, rows, options) => {
+      const first = rows[0];
+      if (first === undefined) return;
+      // PostgreSQL binds at most 65,535 parameters per statement.
+      const chunk = Math.max(1, Math.floor(60_000 / Object.keys(first).length));
+      for (let start = 0; start < rows.length; start += chunk) {
+        const insert = tx.insertInto(table).values(rows.slice(start, start + chunk) as Record<string, unknown>[]);
+        await (options?.ignoreConflicts ? insert.onConflict((conflict) => conflict.doNothing()) : insert).execute();
+      }
+    },
     close: async () => {
       // Kysely's destroy() ends the pool; ending it twice would throw.
     },

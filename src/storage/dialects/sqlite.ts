@@ -23,6 +23,7 @@ export function createSqliteDialect(file: string, key = ''): StorageDialect {
   connection.pragma('foreign_keys = ON');
   connection.pragma('busy_timeout = 5000');
 
+  const inserts = new Map<string, BetterSqlite3.Statement>();
   return {
     name: 'sqlite',
     singleWriter: true,
@@ -35,6 +36,8 @@ export function createSqliteDialect(file: string, key = ''): StorageDialect {
       (error.code === 'SQLITE_CONSTRAINT_UNIQUE' || error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'),
     // One connection runs every transaction in turn, so transactions never conflict.
     isTransientConflict: () => false,
+    // The caller's transaction owns the one connection, so statements run on it directly are part of it.
+    insertMany: async (_tx, table, rows, options) => insertRows(connection, inserts, table, rows, options?.ignoreConflicts === true),
     close: async () => {
       if (connection.open) connection.close();
     },
@@ -63,4 +66,24 @@ function withStatementCache(connection: BetterSqlite3.Database) {
       return statement;
     },
   };
+}
+
+/** Runs one cached INSERT per row; the few statement shapes of bulk imports are kept prepared in `cache`. */
+function insertRows(
+  connection: BetterSqlite3.Database,
+  cache: Map<string, BetterSqlite3.Statement>,
+  table: string,
+  rows: readonly object[],
+  ignoreConflicts: boolean,
+): void {
+  const first = rows[0];
+  if (first === undefined) return;
+  const columns = Object.keys(first);
+  const text = `INSERT ${ignoreConflicts ? 'OR IGNORE ' : ''}INTO "${table}" (${columns.map((column) => `"${column}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+  let statement = cache.get(text);
+  if (statement === undefined) {
+    statement = connection.prepare(text);
+    cache.set(text, statement);
+  }
+  for (const row of rows) statement.run(columns.map((column) => (row as Record<string, unknown>)[column] ?? null));
 }

@@ -1,0 +1,94 @@
+import { insertStoredFile, removeBlobs } from '../../files/actions.js';
+import { cleanFileName, cleanMediaType } from '../../files/names.js';
+import type { StoredBlob } from '../../files/vault.js';
+import { newId } from '../../platform/ids.js';
+import type { Tx } from '../../storage/database.js';
+import type { MessageRow } from '../../storage/schema.js';
+import type { SlackFile } from './export-types.js';
+import { insertMappedId } from './queries.js';
+import { reportProblem } from './report.js';
+import type { ImportState, MappedConversation } from './state.js';
+
+/** One file of a message: its Slack entry and, when the export contains its bytes, the stored blob. */
+export interface FileWork {
+  slack: SlackFile;
+  stored: StoredBlob | undefined;
+}
+
+/**
+ * Returns the path of a file's bytes in an export. Slack's own exports contain
+ * none, and tools that download them (such as slackdump) write `__uploads/<file id>/<name>`.
+ */
+export function filePathIn(file: SlackFile): string | undefined {
+  if (typeof file.id !== 'string' || typeof file.name !== 'string') return undefined;
+  return `__uploads/${file.id}/${file.name}`;
+}
+
+/**
+ * Stores the bytes of a message's files that the export holds, before the
+ * batch's transaction, because blob writes must not hold the database's
+ * write lock. A blob whose transaction then fails is removed by `recordFiles`'s
+ * caller or, at worst, by the file sweep, which deletes unreferenced blobs.
+ */
+export async function storeFileBytes(state: ImportState, conversation: MappedConversation, files: SlackFile[], path: string): Promise<FileWork[]> {
+  const work: FileWork[] = [];
+  for (const file of files) {
+    const location = filePathIn(file);
+    const stream = location === undefined ? undefined : await state.source.openStream(location);
+    if (stream === undefined) {
+      work.push({ slack: file, stored: undefined });
+      continue;
+    }
+    try {
+      const stored = await state.ctx.files.vault.write(stream, { maxBytes: state.ctx.config.files.maxFileBytes });
+      work.push({ slack: file, stored });
+    } catch (error) {
+      reportProblem(state.report, { kind: 'files', path, reason: `file ${String(file.id)} of ${conversation.folder} could not be stored: ${(error as Error).message}` }, { skipped: false });
+      work.push({ slack: file, stored: undefined });
+    }
+  }
+  return work;
+}
+
+/** Inserts the file rows of a batch's messages, attached to them, and counts files and placeholders. */
+export async function recordFiles(state: ImportState, tx: Tx, conversation: MappedConversation, items: Array<{ files: FileWork[]; message: MessageRow }>): Promise<void> {
+  for (const { files, message } of items) {
+    for (const { slack, stored } of files) {
+      if (stored === undefined) {
+        state.report.file_placeholders += 1;
+        continue;
+      }
+      const id = newId();
+      await insertStoredFile(state.ctx, tx, {
+        id,
+        team_id: state.team.id,
+        conversation_id: conversation.id,
+        message_id: message.id,
+        uploader_id: message.author_id,
+        name: cleanFileName(slack.name ?? slack.title ?? ''),
+        mime_type: cleanMediaType(slack.mimetype),
+        size: stored.size,
+        sha256: stored.sha256,
+        blob_key: stored.blobKey,
+        wrapped_key: stored.wrappedKey,
+        master_key_id: stored.masterKeyId,
+        width: null,
+        height: null,
+        thumbnail_key: null,
+        thumbnail_wrapped_key: null,
+        thumbnail_master_key_id: null,
+        thumbnail_size: null,
+        created_at: message.created_at,
+        deleted_at: null,
+      });
+      if (typeof slack.id === 'string') await insertMappedId(tx, { team_id: state.team.id, kind: 'file', slack_id: slack.id, local_id: id });
+      state.report.counts.files.imported += 1;
+    }
+  }
+}
+
+/** Removes the blobs a failed batch stored. */
+export async function discardStoredBytes(state: ImportState, files: FileWork[]): Promise<void> {
+  const blobs = files.flatMap((file) => (file.stored === undefined ? [] : [{ blobKey: file.stored.blobKey, thumbnailKey: null }]));
+  if (blobs.length > 0) await removeBlobs(state.ctx, blobs);
+}

@@ -1,0 +1,50 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Id, IsoTime, Strict, toIso } from '../../http/schemas.js';
+import type { SlackImportRow } from '../../storage/schema.js';
+import type { ImportReport } from './report.js';
+
+export const TeamParams = Strict({ teamId: Id });
+export const ImportParams = Strict({ teamId: Id, importId: Id });
+
+export const StartImportBody = Strict({
+  path: Type.String({ minLength: 1, maxLength: 4096, description: 'Folder or .zip file of the export on the server (server admins only)' }),
+});
+export type StartImportBody = Static<typeof StartImportBody>;
+
+const Counts = Type.Object({ imported: Type.Integer(), merged: Type.Integer(), existing: Type.Integer(), skipped: Type.Integer() });
+
+export const ImportRunView = Type.Object({
+  id: Id,
+  team_id: Id,
+  status: Type.Union([Type.Literal('running'), Type.Literal('done'), Type.Literal('failed')]),
+  source: Type.String(),
+  error: Type.Union([Type.String(), Type.Null()]),
+  created_at: IsoTime,
+  updated_at: IsoTime,
+  finished_at: Type.Union([IsoTime, Type.Null()]),
+  report: Type.Object({
+    counts: Type.Record(Type.String(), Counts),
+    file_placeholders: Type.Integer(),
+    replies: Type.Integer(),
+    problems: Type.Array(Type.Object({ kind: Type.String(), path: Type.String(), ts: Type.Optional(Type.String()), reason: Type.String() })),
+    problem_count: Type.Integer(),
+    created_accounts: Type.Array(
+      Type.Object({ user_id: Id, username: Type.String(), email: Type.String(), slack_id: Type.String(), is_bot: Type.Boolean() }),
+    ),
+  }),
+});
+export type ImportRunView = Static<typeof ImportRunView>;
+
+export function presentImportRun(row: SlackImportRow): ImportRunView {
+  return {
+    id: row.id,
+    team_id: row.team_id,
+    status: row.status,
+    source: row.source,
+    error: row.error,
+    created_at: toIso(Number(row.created_at)),
+    updated_at: toIso(Number(row.updated_at)),
+    finished_at: toIso(row.finished_at === null ? null : Number(row.finished_at)),
+    report: JSON.parse(row.report) as ImportReport,
+  };
+}
