@@ -39,7 +39,7 @@ import { startForeignCpuMeter } from './lib/proc.js';
 import { addRow, progress, recordForeignCpu, type RunSettings } from './lib/report.js';
 import { LatencyHistogram, formatNumber, type LatencySummary } from './lib/stats.js';
 
-interface CorpusSize {
+export interface CorpusSize {
   messages: number;
   channels: number;
   privateChannels: number;
@@ -50,16 +50,16 @@ interface CorpusSize {
   bm25Samples: number;
 }
 
-const FULL: CorpusSize = { messages: 1_000_000, channels: 1000, privateChannels: 100, users: 50, indexedThroughActions: 50_000, samples: 30, bm25Samples: 10 };
-const SMOKE: CorpusSize = { messages: 20_000, channels: 100, privateChannels: 10, users: 20, indexedThroughActions: 2_000, samples: 3, bm25Samples: 2 };
+export const FULL: CorpusSize = { messages: 1_000_000, channels: 1000, privateChannels: 100, users: 50, indexedThroughActions: 50_000, samples: 30, bm25Samples: 10 };
+export const SMOKE: CorpusSize = { messages: 20_000, channels: 100, privateChannels: 10, users: 20, indexedThroughActions: 2_000, samples: 3, bm25Samples: 2 };
 
-const MESSAGE_CHARS = 1000;
-const VOCABULARY_SIZE = 30_000;
+export const MESSAGE_CHARS = 1000;
+export const VOCABULARY_SIZE = 30_000;
 /** 2024-01-01T00:00:00Z; messages are 2 s apart from here. */
-const FIRST_MESSAGE_AT = Date.UTC(2024, 0, 1);
-const MESSAGE_SPACING_MS = 2000;
+export const FIRST_MESSAGE_AT = Date.UTC(2024, 0, 1);
+export const MESSAGE_SPACING_MS = 2000;
 /** Private channels the searcher belongs to; the other private channels are hidden from them. */
-const JOINED_PRIVATE_CHANNELS = 20;
+export const JOINED_PRIVATE_CHANNELS = 20;
 
 interface Corpus {
   dataDir: string;
@@ -200,14 +200,14 @@ async function indexCorpus(corpus: Corpus, size: CorpusSize): Promise<IndexingFi
   return { throughActionsPerSecond, bulkPerSecond, throughActionsForeignCpu, bulkForeignCpu };
 }
 
-interface QueryKind {
+export interface QueryKind {
   name: string;
   /** The query as a user types it. */
   q: string;
 }
 
 /** Lists the measured query kinds. The rare word is the vocabulary's 25,000th, found in a few hundred messages. */
-function queryKinds(vocabulary: readonly string[]): QueryKind[] {
+export function queryKinds(vocabulary: readonly string[]): QueryKind[] {
   return [
     { name: 'rare word', q: vocabulary[25_000]! },
     { name: 'common word', q: 'that' },
@@ -219,7 +219,7 @@ function queryKinds(vocabulary: readonly string[]): QueryKind[] {
   ];
 }
 
-function measure(samples: number, run: () => unknown | Promise<unknown>): Promise<LatencySummary> {
+export function measure(samples: number, run: () => unknown | Promise<unknown>): Promise<LatencySummary> {
   return (async () => {
     const histogram = new LatencyHistogram();
     for (let index = 0; index < samples; index += 1) {
