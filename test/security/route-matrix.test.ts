@@ -48,6 +48,11 @@ interface Ids {
   user: string;
   /** A session token made for the case, for routes that end the caller's session. */
   token: string;
+  /** A Slack API bot user, a webhook and its secret, and a Slack import run, made by a row's setup. */
+  bot?: string;
+  webhook?: string;
+  secret?: string;
+  importRun?: string;
 }
 
 interface World {
@@ -282,6 +287,41 @@ let spareSessionToken = '';
 
 async function spareToken(): Promise<Partial<Ids>> {
   return { token: spareSessionToken };
+}
+
+/** Makes an empty export folder, which imports nothing and finishes at once. */
+function emptyExport(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'chatterbox-empty-export-'));
+}
+
+async function freshBot(): Promise<Partial<Ids>> {
+  const created = await must<{ bot: { id: string } }>('owner', post(`/api/teams/${world.ids.team}/bots`, { username: `bot${randomBytes(4).toString('hex')}`, display_name: 'Bot' }));
+  return { bot: created.bot.id };
+}
+
+async function freshWebhook(): Promise<Partial<Ids>> {
+  const created = await must<{ webhook: { id: string }; url: string }>('owner', post(`/api/teams/${world.ids.team}/webhooks`, { conversation_id: world.ids.general, name: 'Hook' }));
+  return { webhook: created.webhook.id, secret: created.url.split('/').at(-1) };
+}
+
+/**
+ * Runs an import of an empty export to its end. One import per team runs at a
+ * time, so this also waits out an import that an earlier case started.
+ */
+async function freshImportRun(): Promise<Partial<Ids>> {
+  const request = post(`/api/teams/${world.ids.team}/slack-imports`, { path: emptyExport() });
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const started = await send('owner', request);
+    if (started.status === 409) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      continue;
+    }
+    const runId = (started.body as { id: string }).id;
+    const runUrl = `/api/teams/${world.ids.team}/slack-imports/${runId}`;
+    while ((await must<{ status: string }>('owner', get(runUrl))).status === 'running') await new Promise((resolve) => setTimeout(resolve, 50));
+    return { importRun: runId };
+  }
+  throw new Error('a Slack import of the test team kept running');
 }
 
 async function freshMessage(): Promise<Partial<Ids>> {
@@ -647,6 +687,67 @@ const ROWS: Row[] = [
     expect: { ...self('404 NOT_FOUND'), owner: '204' },
     fresh: freshSubscription,
   },
+
+  // Slack compatibility: imports, bots, webhooks and the Web API.
+  {
+    route: 'POST /api/teams/:teamId/slack-imports',
+    request: (ids) => post(`/api/teams/${ids.team}/slack-imports`, { path: emptyExport() }),
+    expect: { ...inTeam(FORBIDDEN), owner: '202' },
+    fresh: freshImportRun,
+  },
+  {
+    route: 'GET /api/teams/:teamId/slack-imports/:importId',
+    request: (ids) => get(`/api/teams/${ids.team}/slack-imports/${ids.importRun ?? randomUUID()}`),
+    expect: { ...inTeam(FORBIDDEN), owner: '200' },
+    fresh: freshImportRun,
+  },
+  {
+    route: 'POST /api/teams/:teamId/slack-imports/zip',
+    request: (ids) => ({ method: 'POST', url: `/api/teams/${ids.team}/slack-imports/zip`, headers: { 'content-type': 'application/zip' }, payload: Buffer.from('not a zip') }),
+    expect: inTeam(FORBIDDEN, { owner: '202' }),
+    fresh: freshImportRun,
+  },
+  {
+    route: 'POST /api/teams/:teamId/bots',
+    request: (ids) => post(`/api/teams/${ids.team}/bots`, { username: `bot${randomBytes(4).toString('hex')}`, display_name: 'Bot' }),
+    expect: inTeam(FORBIDDEN, { admin: '201', owner: '201' }),
+  },
+  { route: 'GET /api/teams/:teamId/bots', request: (ids) => get(`/api/teams/${ids.team}/bots`), expect: inTeam(FORBIDDEN, { admin: '200', owner: '200' }) },
+  {
+    route: 'POST /api/teams/:teamId/bots/:botUserId/tokens',
+    request: (ids) => post(`/api/teams/${ids.team}/bots/${ids.bot ?? randomUUID()}/tokens`),
+    expect: inTeam(FORBIDDEN, { admin: '201', owner: '201' }),
+    fresh: freshBot,
+  },
+  {
+    route: 'DELETE /api/teams/:teamId/bots/:botUserId/tokens',
+    request: (ids) => del(`/api/teams/${ids.team}/bots/${ids.bot ?? randomUUID()}/tokens`),
+    expect: inTeam(FORBIDDEN, { admin: '200', owner: '200' }),
+    fresh: freshBot,
+  },
+  {
+    route: 'POST /api/teams/:teamId/webhooks',
+    request: (ids) => post(`/api/teams/${ids.team}/webhooks`, { conversation_id: ids.general, name: 'Hook' }),
+    expect: inTeam(FORBIDDEN, { admin: '201', owner: '201' }),
+  },
+  { route: 'GET /api/teams/:teamId/webhooks', request: (ids) => get(`/api/teams/${ids.team}/webhooks`), expect: inTeam(FORBIDDEN, { admin: '200', owner: '200' }) },
+  {
+    route: 'DELETE /api/teams/:teamId/webhooks/:webhookId',
+    request: (ids) => del(`/api/teams/${ids.team}/webhooks/${ids.webhook ?? randomUUID()}`),
+    expect: inTeam(FORBIDDEN, { admin: '204', owner: '204' }),
+    fresh: freshWebhook,
+  },
+  // The secret in the URL authenticates a webhook post, whoever sends it.
+  {
+    route: 'POST /api/hooks/:webhookId/:secret',
+    request: (ids) => post(`/api/hooks/${ids.webhook ?? randomUUID()}/${ids.secret ?? 'cbw_wrong'}`, { text: 'from a hook' }),
+    expect: open('200'),
+    fresh: freshWebhook,
+  },
+  // The Web API takes bot tokens only and rejects others in Slack's way, HTTP 200 with ok false; the upload URL rejects them with 401.
+  { route: 'GET /api/slack/:method', request: () => get('/api/slack/auth.test'), expect: open('200') },
+  { route: 'POST /api/slack/:method', request: () => post('/api/slack/auth.test'), expect: open('200') },
+  { route: 'POST /api/slack/upload/:uploadId', request: () => ({ method: 'POST', url: `/api/slack/upload/${randomUUID()}`, payload: Buffer.from('bytes'), headers: { 'content-type': 'application/octet-stream' } }), expect: open('401') },
 ];
 
 // ---------------------------------------------------------------------------
@@ -682,7 +783,21 @@ function buildCases(): Case[] {
 
 /** The same request on ids that exist nowhere, for comparison with a hidden object's 404. */
 function missingIds(ids: Ids): Ids {
-  return { ...ids, team: randomUUID(), general: randomUUID(), channel: randomUUID(), message: randomUUID(), file: randomUUID(), upload: randomUUID(), subscription: randomUUID(), session: randomUUID(), user: randomUUID() };
+  return {
+    ...ids,
+    team: randomUUID(),
+    general: randomUUID(),
+    channel: randomUUID(),
+    message: randomUUID(),
+    file: randomUUID(),
+    upload: randomUUID(),
+    subscription: randomUUID(),
+    session: randomUUID(),
+    user: randomUUID(),
+    bot: randomUUID(),
+    webhook: randomUUID(),
+    importRun: randomUUID(),
+  };
 }
 
 async function runCase({ row, actor, expected }: Case): Promise<{ outcome: string; expected: Outcome; sameAsMissing: boolean }> {
