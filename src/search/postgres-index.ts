@@ -16,10 +16,8 @@ import type { PageBounds, ResolvedSearch, SearchDocument, SearchHit, SearchIndex
  *
  * Newest first orders by (created_at, doc_id). PostgreSQL's planner chooses
  * between the GIN index and the created_at, conversation and author indexes.
- * NOTE: with the default statistics target the planner estimates a rare word
- * at 0.5% of the rows and walks the created_at index back to the 20th match.
- * That took 0.5 s for a word in 50 of 100,000 messages in
- * bench/search-postgres.ts, where the GIN index takes about 1 ms.
+ * The tsv column's statistics target is raised (migration 010) so that the
+ * planner reads the GIN index for rare words instead of walking created_at.
  */
 export class PostgresSearchIndex implements SearchIndex {
   async writeDocument(tx: Tx, document: SearchDocument): Promise<void> {

@@ -13,6 +13,7 @@ import * as notifications from './migrations/005-notifications.js';
 import * as bots from './migrations/007-bots.js';
 import * as slackImport from './migrations/008-slack-import.js';
 import * as slackApi from './migrations/009-slack-api.js';
+import { searchStatisticsMigration } from './migrations/010-search-statistics.js';
 import { CommitGroup } from './commit-group.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 
@@ -46,6 +47,7 @@ function migrationsFor(dialect: StorageDialect['name']): Record<string, Migratio
     '007-bots': bots,
     '008-slack-import': slackImport,
     '009-slack-api': slackApi,
+    '010-search-statistics': searchStatisticsMigration(dialect),
   };
 }
 
