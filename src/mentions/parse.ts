@@ -57,6 +57,9 @@ const MENTION = /(?<![\p{L}\p{N}\p{M}.@/+\\-])@([\p{L}\p{N}][\p{L}\p{N}._-]*)/u;
 const SAFE_SCHEMES = /^(https?:|mailto:)/i;
 
 /** Markdown nodes whose text is never scanned for mentions. */
+/** GFM syntax and tree extensions, built once: building them on every call cost more than parsing a short message. */
+const MARKDOWN_OPTIONS = { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] };
+
 const OPAQUE_NODES = new Set(['code', 'inlineCode', 'link', 'linkReference', 'image', 'imageReference', 'definition']);
 
 export function parseMessageText(text: string): ParsedText {
@@ -70,7 +73,7 @@ export function parseMessageText(text: string): ParsedText {
     // Too nested or too many delimiters to parse in bounded time: the web client shows it as plain text, so it is scanned as one.
     scanned.push([0, source.length]);
   } else {
-    const tree = fromMarkdown(source, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] });
+    const tree = fromMarkdown(source, MARKDOWN_OPTIONS);
     collect(tree, scanned, links);
   }
 

@@ -25,11 +25,14 @@ export interface RenderContext {
   openChannel: (name: string) => void;
 }
 
+/** GFM syntax and tree extensions, built once: building them on every call cost more than parsing a short message. */
+const MARKDOWN_OPTIONS = { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] };
+
 const SAFE_URL = /^(https?:|mailto:)/i;
 
 function parse(text: string): Root {
   if (isTooComplexForMarkdown(text)) return plainRoot(text);
-  return fromMarkdown(text, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] });
+  return fromMarkdown(text, MARKDOWN_OPTIONS);
 }
 
 /** Builds a tree of one paragraph with the whole text, for a text the parser would take too long on. The server scans it the same way. */
