@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,4 +69,27 @@ describe.skipIf(TEST_DATABASE_URL !== undefined)('sqlite reader', () => {
     expect(error).toBeInstanceOf(SqliteReaderError);
     expect((error as SqliteReaderError).code).toBe('SQLITE_ERROR');
   });
+});
+
+test.skipIf(TEST_DATABASE_URL !== undefined)('reader keeps a script alive', async () => {
+  // A script whose only pending work is a reader query must wait for it, not exit.
+  const script = `
+    import fs from 'node:fs'; import os from 'node:os'; import path from 'node:path';
+    import { openStorage } from ${JSON.stringify(path.resolve('src/storage/database.ts'))};
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatterbox-reader-script-'));
+    const storage = await openStorage({ dataDir });
+    const row = await storage.reader.selectFrom('users').select((eb) => eb.fn.countAll().as('count')).executeTakeFirst();
+    console.log('users', row.count);
+    await storage.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  `;
+  const file = path.join(os.tmpdir(), `reader-script-${process.pid}.mts`);
+  fs.writeFileSync(file, script);
+  try {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', cwd: path.resolve('.') });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toContain('users 0');
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
 });

@@ -99,7 +99,7 @@ class ReaderThread {
       this.alive = false;
       this.#failAll(new Error(`SQLite reader thread exited with code ${code}`));
     });
-    // An idle reader must not keep the process alive.
+    // An idle reader must not keep the process alive; one with queries in flight must (see #settle and run).
     this.#worker.unref();
   }
 
@@ -107,6 +107,7 @@ class ReaderThread {
     if (!this.alive) return Promise.reject(new Error('SQLite reader thread has exited'));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
+      if (this.#pending.size === 0) this.#worker.ref();
       this.#pending.set(id, { resolve, reject });
       this.#worker.postMessage({ id, sql, parameters });
     });
@@ -120,6 +121,7 @@ class ReaderThread {
     const pending = this.#pending.get(reply.id);
     if (pending === undefined) return;
     this.#pending.delete(reply.id);
+    if (this.#pending.size === 0) this.#worker.unref();
     if (reply.error !== undefined) pending.reject(new SqliteReaderError(reply.error.message, reply.error.code));
     else pending.resolve(reply.rows ?? []);
   }
