@@ -58,6 +58,8 @@ export class JobRunner {
   #pollTimer: NodeJS.Timeout | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #scanning = false;
+  /** The scan in progress, which stop() waits for so that no job starts after it returns. */
+  #currentScan: Promise<void> | undefined;
   #scanAgain = false;
   #stopped = true;
 
@@ -91,7 +93,7 @@ export class JobRunner {
       this.#scanAgain = true;
       return;
     }
-    setImmediate(() => void this.#scan());
+    setImmediate(() => void this.#startScan());
   }
 
   /** Stops taking jobs and waits for the attempts in progress to finish. */
@@ -100,6 +102,8 @@ export class JobRunner {
     this.#stopped = true;
     clearTimeout(this.#pollTimer);
     clearInterval(this.#sweepTimer);
+    // A scan may be leasing a job right now; its attempt joins #running before the scan ends.
+    await this.#currentScan;
     const running = this.#running.size;
     await Promise.allSettled([...this.#running]);
     this.#log.info({ finishedOnStop: running }, 'job runner stopped');
@@ -107,8 +111,15 @@ export class JobRunner {
 
   #schedulePoll(): void {
     clearTimeout(this.#pollTimer);
-    this.#pollTimer = setTimeout(() => void this.#scan(), this.#config.pollIntervalMs);
+    this.#pollTimer = setTimeout(() => void this.#startScan(), this.#config.pollIntervalMs);
     this.#pollTimer.unref();
+  }
+
+  #startScan(): Promise<void> {
+    if (this.#scanning) return this.#currentScan ?? Promise.resolve();
+    const scan = this.#scan();
+    this.#currentScan = scan;
+    return scan;
   }
 
   async #scan(): Promise<void> {
