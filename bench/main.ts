@@ -1,12 +1,13 @@
 /**
  * Runs the ChatterBox benchmarks against their raw baselines on 127.0.0.1.
  *
- *   node dist/bench/main.js [all|delivery|storage|history|connections|mix|files|search|presence ...] [--smoke]
+ *   node dist/bench/main.js [all|delivery|storage|history|connections|mix|files|search|presence|cluster ...] [--smoke]
  *
  * BENCH_SMOKE=1 or --smoke runs every scenario briefly to check the code
  * still works; its figures are not results. docs/benchmarks.md has the method.
  */
 import { spawnSync } from 'node:child_process';
+import { runCluster } from './cluster.js';
 import { runConnections } from './connections.js';
 import { runDelivery } from './delivery.js';
 import { runFiles } from './files.js';
@@ -17,7 +18,7 @@ import { printSummary, progress, runSettings } from './lib/report.js';
 import { runHistory, runStorage } from './storage.js';
 import { runSearchBench } from './search.js';
 
-const SCENARIOS = ['delivery', 'storage', 'history', 'connections', 'mix', 'files', 'search', 'presence'] as const;
+const SCENARIOS = ['delivery', 'storage', 'history', 'connections', 'mix', 'files', 'search', 'presence', 'cluster'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 function parseArguments(argv: readonly string[]): { scenarios: Scenario[]; smoke: boolean } {
@@ -53,6 +54,8 @@ async function main(): Promise<void> {
     if (scenario === 'files') await runFiles(settings);
     if (scenario === 'search') await runSearchBench(settings);
     if (scenario === 'presence') await runPresence(settings);
+    // Named on the command line, the scenario fails without PostgreSQL and Redis; under `all` it skips.
+    if (scenario === 'cluster') await runCluster(settings, process.argv.slice(2).includes('cluster'));
   }
   printSummary(`${smoke ? 'smoke' : 'bench'}-${scenarios.join('-')}`);
   console.log(`Finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
