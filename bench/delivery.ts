@@ -17,9 +17,9 @@ import { closeAll, openChatterBoxMember, openMany, openRawMember, type MemberSoc
 import { formatNumber, mean, median } from './lib/stats.js';
 
 /** Fractions of the raw maximum that ChatterBox and the second raw run are tried at. */
-const FRACTIONS = [0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1, 1.05, 1.1, 1.2, 1.3, 1.4];
+export const FRACTIONS = [0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1, 1.05, 1.1, 1.2, 1.3, 1.4];
 
-const SMOKE_FRACTIONS = [0.02, 0.1, 0.5];
+export const SMOKE_FRACTIONS = [0.02, 0.1, 0.5];
 
 interface Topology {
   fanout: number;
@@ -58,7 +58,7 @@ async function buildTopology(fanout: number, rooms: number): Promise<Topology> {
 }
 
 /** Waits until the server uses under 10% of a core, so one step's backlog does not load the next. */
-async function waitForIdle(pid: number, timeoutMs: number): Promise<void> {
+export async function waitForIdle(pid: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const before = readCpuMs(pid);
@@ -74,7 +74,14 @@ async function waitForIdle(pid: number, timeoutMs: number): Promise<void> {
  * still busy would measure the same disturbance, so the first step is kept
  * then. Each step prints its foreign CPU use and records it for the summary.
  */
-async function runCleanStep(driver: DeliveryDriver, pid: number, deliveriesPerSecond: number, durationMs: number, settings: RunSettings): Promise<StepResult> {
+export async function runCleanStep(
+  driver: DeliveryDriver,
+  pid: number,
+  deliveriesPerSecond: number,
+  durationMs: number,
+  settings: RunSettings,
+  scenario = 'delivery',
+): Promise<StepResult> {
   let step = await driver.runStep({ deliveriesPerSecond, durationMs, drainTimeoutMs: settings.drainTimeoutMs });
   if (settings.disturbedRetryWaitMs > 0 && step.foreignCpuFraction > MAX_FOREIGN_CPU) {
     const disturbance = `step at ${formatNumber(deliveriesPerSecond)}/s disturbed: other processes used ${formatNumber(step.foreignCpuFraction * 100)}% of a core`;
@@ -86,11 +93,11 @@ async function runCleanStep(driver: DeliveryDriver, pid: number, deliveriesPerSe
       progress(`${disturbance}; the machine stayed busy for ${formatNumber(settings.disturbedRetryWaitMs / 1000)} s, so the step is kept`);
     }
   }
-  recordForeignCpu('delivery', step.foreignCpuFraction);
+  recordForeignCpu(scenario, step.foreignCpuFraction);
   return step;
 }
 
-function describeStep(kind: string, step: StepResult): string {
+export function describeStep(kind: string, step: StepResult): string {
   return (
     `${kind} offered ${formatNumber(step.offeredDeliveriesPerSecond)}/s: ${step.sustained ? 'sustained' : `NOT sustained (${step.reason})`}, ` +
     `p50 ${formatNumber(step.latency.p50Ms)} p95 ${formatNumber(step.latency.p95Ms)} p99 ${formatNumber(step.latency.p99Ms)} ms, ` +
@@ -131,12 +138,12 @@ async function buildDriver(server: RunningServer, topology: Topology, members: M
 }
 
 /** Binary search over an ascending ladder of offered loads for the highest one sustained. */
-async function searchMax(driver: DeliveryDriver, ladder: readonly number[], settings: RunSettings, kind: string, pid: number): Promise<number> {
+export async function searchMax(driver: DeliveryDriver, ladder: readonly number[], settings: RunSettings, kind: string, pid: number, scenario = 'delivery'): Promise<number> {
   let low = -1;
   let high = ladder.length;
   while (high - low > 1) {
     const middle = Math.floor((low + high) / 2);
-    const step = await runCleanStep(driver, pid, ladder[middle]!, settings.stepMs, settings);
+    const step = await runCleanStep(driver, pid, ladder[middle]!, settings.stepMs, settings, scenario);
     progress(describeStep(kind, step));
     if (step.sustained) low = middle;
     else high = middle;
@@ -145,7 +152,7 @@ async function searchMax(driver: DeliveryDriver, ladder: readonly number[], sett
   return low < 0 ? 0 : ladder[low]!;
 }
 
-function geometricLadder(from: number, to: number, factor: number): number[] {
+export function geometricLadder(from: number, to: number, factor: number): number[] {
   const ladder: number[] = [];
   for (let value = from; value <= to; value *= factor) ladder.push(Math.round(value));
   return ladder;

@@ -1,12 +1,13 @@
 /**
  * Runs the ChatterBox benchmarks against their raw baselines on 127.0.0.1.
  *
- *   node dist/bench/main.js [all|delivery|storage|history|connections|mix|files|search|search-postgres|presence|import ...] [--smoke] [--messages N]
+ *   node dist/bench/main.js [all|delivery|storage|history|connections|mix|files|search|search-postgres|presence|import|cluster ...] [--smoke] [--messages N]
  *
  * BENCH_SMOKE=1 or --smoke runs every scenario briefly to check the code
  * still works; its figures are not results. docs/benchmarks.md has the method.
  */
 import { spawnSync } from 'node:child_process';
+import { runCluster } from './cluster.js';
 import { runConnections } from './connections.js';
 import { runDelivery } from './delivery.js';
 import { runFiles } from './files.js';
@@ -19,10 +20,13 @@ import { runSearchBench } from './search.js';
 import { runSlackImportBench } from './slack-import.js';
 import { runSearchPostgresBench } from './search-postgres.js';
 
-const SCENARIOS = ['delivery', 'storage', 'history', 'connections', 'mix', 'files', 'search', 'search-postgres', 'presence', 'import'] as const;
+const SCENARIOS = ['delivery', 'storage', 'history', 'connections', 'mix', 'files', 'search', 'search-postgres', 'presence', 'import', 'cluster'] as const;
 type Scenario = (typeof SCENARIOS)[number];
-/** Scenarios that `all` leaves out: search-postgres needs a PostgreSQL server, and its smoke run took 15 to 70 s on a busy machine. */
-const NAMED_ONLY: readonly Scenario[] = ['search-postgres'];
+/**
+ * Scenarios that `all` leaves out, so `npm run bench` and `bench:smoke` need neither PostgreSQL nor
+ * Redis: search-postgres (its smoke run took 15 to 70 s on a busy machine) and cluster (30 to 60 s).
+ */
+const NAMED_ONLY: readonly Scenario[] = ['search-postgres', 'cluster'];
 
 function parseArguments(argv: readonly string[]): { scenarios: Scenario[]; smoke: boolean; messages?: number } {
   const smoke = argv.includes('--smoke') || process.env.BENCH_SMOKE === '1';
@@ -66,6 +70,8 @@ async function main(): Promise<void> {
     if (scenario === 'search-postgres') await runSearchPostgresBench(settings);
     if (scenario === 'presence') await runPresence(settings);
     if (scenario === 'import') await runSlackImportBench({ smoke, messages });
+    // Named on the command line, the scenario fails without PostgreSQL and Redis; under `all` it skips.
+    if (scenario === 'cluster') await runCluster(settings, process.argv.slice(2).includes('cluster'));
   }
   printSummary(`${smoke ? 'smoke' : 'bench'}-${scenarios.join('-')}`);
   console.log(`Finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -153,6 +153,8 @@ export interface StepResult {
   /** Deliveries that arrived during the step window, per second. */
   achievedDeliveriesPerSecond: number;
   latency: LatencySummary;
+  /** Latency of the deliveries to `remoteMembers` alone, such as members on another node than the sender; undefined without them. */
+  remoteLatency: LatencySummary | undefined;
   /** Server CPU time from the first send to the end of the drain, per delivery, in microseconds. */
   serverCpuUsPerDelivery: number;
   serverCpuFraction: number;
@@ -188,29 +190,53 @@ export class DeliveryDriver {
   readonly #receiversPerMessage: number;
   /** Deliveries a message counts for, including members held by other processes. */
   readonly #fanout: number;
-  readonly #serverPid: number;
+  readonly #serverPids: readonly number[];
+  readonly #helperPids: () => readonly number[];
+  readonly #remoteMembers: ReadonlySet<MemberSocket> | undefined;
   #nextIndex = 0;
   #stepBase = 0;
   #stepCount = 0;
   #counts = new Uint16Array(0);
   #histogram = new LatencyHistogram();
+  #remoteHistogram = new LatencyHistogram();
   #deliveries = 0;
   #deliveriesInWindow = 0;
   #windowOpen = false;
   #duplicates = 0;
   #window = { startMs: 0, endMs: 0 };
 
-  constructor(options: { members: readonly MemberSocket[]; sender: MessageSender; rooms: number; receiversPerMessage: number; fanout: number; serverPid: number }) {
+  /**
+   * `serverPid` and `extraServerPids` are the server processes whose CPU counts
+   * as server CPU, such as the nodes of a cluster. `helperPids` returns further
+   * processes of the system under test (a database, Redis) that the step
+   * leaves out of other processes' CPU without charging them to the server.
+   */
+  constructor(options: {
+    members: readonly MemberSocket[];
+    sender: MessageSender;
+    rooms: number;
+    receiversPerMessage: number;
+    fanout: number;
+    serverPid: number;
+    extraServerPids?: readonly number[];
+    helperPids?: () => readonly number[];
+    remoteMembers?: ReadonlySet<MemberSocket>;
+  }) {
     this.#members = options.members;
     this.#sender = options.sender;
     this.#rooms = options.rooms;
     this.#receiversPerMessage = options.receiversPerMessage;
     this.#fanout = options.fanout;
-    this.#serverPid = options.serverPid;
-    for (const member of this.#members) member.onFrame = (frame) => this.#onFrame(frame);
+    this.#serverPids = [options.serverPid, ...(options.extraServerPids ?? [])];
+    this.#helperPids = options.helperPids ?? (() => []);
+    this.#remoteMembers = options.remoteMembers;
+    for (const member of this.#members) {
+      const remote = this.#remoteMembers?.has(member) === true;
+      member.onFrame = (frame) => this.#onFrame(frame, remote);
+    }
   }
 
-  #onFrame(frame: Buffer): void {
+  #onFrame(frame: Buffer, remote: boolean): void {
     // An ack carries the posted message too, but it acknowledges the author's post and is no delivery.
     if (frame.subarray(0, ACK_PREFIX.length).equals(ACK_PREFIX)) return;
     const marker = readMarker(frame);
@@ -225,7 +251,9 @@ export class DeliveryDriver {
     }
     this.#deliveries += 1;
     if (this.#windowOpen) this.#deliveriesInWindow += 1;
-    this.#histogram.record(nowMs() - marker.sentAtMs);
+    const latencyMs = nowMs() - marker.sentAtMs;
+    this.#histogram.record(latencyMs);
+    if (remote) this.#remoteHistogram.record(latencyMs);
   }
 
   /** Runs one open-loop step and reports whether the load was sustained. */
@@ -237,6 +265,7 @@ export class DeliveryDriver {
     this.#stepCount = total;
     this.#counts = new Uint16Array(total);
     this.#histogram = new LatencyHistogram();
+    this.#remoteHistogram = new LatencyHistogram();
     this.#deliveries = 0;
     this.#deliveriesInWindow = 0;
     this.#duplicates = 0;
@@ -253,8 +282,8 @@ export class DeliveryDriver {
       else errors += 1;
     };
 
-    const foreignMeter = startForeignCpuMeter([this.#serverPid]);
-    const cpuBefore = readCpuMs(this.#serverPid);
+    const foreignMeter = startForeignCpuMeter([...this.#serverPids, ...this.#helperPids()]);
+    const cpuBefore = this.#readServerCpuMs();
     const generatorBefore = process.cpuUsage();
     const started = nowMs();
     const intervalMs = 1000 / messagesPerSecond;
@@ -286,7 +315,7 @@ export class DeliveryDriver {
     const drainDeadline = nowMs() + options.drainTimeoutMs;
     while (nowMs() < drainDeadline && (inFlight > 0 || this.#deliveries < sent * this.#receiversPerMessage)) await sleep(10);
     // Server CPU runs to the end of the drain, so work queued during the window is charged to this step.
-    const serverCpuMs = readCpuMs(this.#serverPid) - cpuBefore;
+    const serverCpuMs = this.#readServerCpuMs() - cpuBefore;
     const busyMs = nowMs() - started;
     const foreignCpuFraction = foreignMeter();
 
@@ -320,6 +349,7 @@ export class DeliveryDriver {
       duplicates: this.#duplicates,
       achievedDeliveriesPerSecond: (this.#deliveriesInWindow * 1000) / windowMs,
       latency,
+      remoteLatency: this.#remoteMembers === undefined ? undefined : this.#remoteHistogram.summary(),
       serverCpuUsPerDelivery: deliveries === 0 ? Number.NaN : (serverCpuMs * 1000 * this.#receiversPerMessage) / (deliveries * this.#fanout),
       serverCpuFraction: serverCpuMs / busyMs,
       generatorCpuFraction: (generatorUsage.user + generatorUsage.system) / 1000 / windowMs,
@@ -330,6 +360,10 @@ export class DeliveryDriver {
       sustained: reason === 'ok',
       reason,
     };
+  }
+
+  #readServerCpuMs(): number {
+    return this.#serverPids.reduce((sum, pid) => sum + readCpuMs(pid), 0);
   }
 
   /** Scheduled send times of the last step's first and last message, in epoch ms. */

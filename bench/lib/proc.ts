@@ -88,6 +88,15 @@ export function readCpuMs(pid: number): number {
   return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
+/** Reads a process's CPU time as readCpuMs does, or returns undefined when the process no longer exists. */
+export function readCpuMsIfAlive(pid: number): number | undefined {
+  try {
+    return readCpuMs(pid);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Resident set size of a process, in bytes, from /proc/<pid>/status. */
 export function readRssBytes(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -118,11 +127,12 @@ export function startForeignCpuMeter(pids: readonly number[]): () => number {
   const startedAt = performance.now();
   const machineBefore = readMachineBusyMs();
   const ownBefore = process.cpuUsage();
-  const pidsBefore = pids.map((pid) => readCpuMs(pid));
+  const pidsBefore = pids.map((pid) => readCpuMsIfAlive(pid) ?? 0);
   return () => {
     const elapsedMs = performance.now() - startedAt;
     const own = process.cpuUsage(ownBefore);
-    const pidsMs = pids.reduce((sum, pid, index) => sum + readCpuMs(pid) - pidsBefore[index]!, 0);
+    // A process that exited meanwhile (a closed database connection) counts as having used nothing more.
+    const pidsMs = pids.reduce((sum, pid, index) => sum + Math.max(0, (readCpuMsIfAlive(pid) ?? pidsBefore[index]!) - pidsBefore[index]!), 0);
     const foreignMs = readMachineBusyMs() - machineBefore - pidsMs - (own.user + own.system) / 1000;
     return Math.max(0, foreignMs) / Math.max(1, elapsedMs);
   };

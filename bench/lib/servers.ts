@@ -11,6 +11,7 @@ export const RAW_WS_ENTRY = path.join(DIST, 'bench', 'raw-ws-server.js');
 export const RAW_SQLITE_ENTRY = path.join(DIST, 'bench', 'raw-sqlite.js');
 export const OBSERVER_ENTRY = path.join(DIST, 'bench', 'observer.js');
 export const PRESENCE_SERVER_ENTRY = path.join(DIST, 'bench', 'presence-server.js');
+export const RAW_REDIS_ENTRY = path.join(DIST, 'bench', 'raw-redis.js');
 
 /** Rate limits high enough that no benchmark step meets them; the limits themselves are not under test. */
 const UNLIMITED = String(1_000_000_000);
@@ -28,6 +29,8 @@ export interface ChatterBoxOptions {
   dataDir: string;
   /** Folder for a V8 CPU profile of the whole server run, written when it stops. */
   cpuProfileDir?: string;
+  /** Further environment variables, such as DATABASE_URL and REDIS_URL for a cluster node. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Creates an empty data folder under the system temp folder. */
@@ -50,6 +53,7 @@ export async function startChatterBox(options: ChatterBoxOptions): Promise<Runni
     CHATTERBOX_REGISTER_LIMIT_PER_ADDRESS: UNLIMITED,
     // The connection figures share a few accounts across thousands of sockets.
     CHATTERBOX_WS_MAX_CONNECTIONS_PER_USER: UNLIMITED,
+    ...options.env,
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
