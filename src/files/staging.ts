@@ -71,7 +71,7 @@ export class UploadStaging {
    * the client can resume after them.
    */
   async append(uploadId: string, offset: number, body: Readable, maxBytes: number): Promise<number> {
-    // The body can fail while the layout is read, before keepReceivedBytes listens: this keeps that error handled.
+    // The body can fail while the layout is read, before keepReceivedBytes listens, so this keeps that error handled.
     const ignoreEarlyError = () => undefined;
     body.on('error', ignoreEarlyError);
     try {

@@ -102,7 +102,7 @@ export class JobRunner {
     this.#stopped = true;
     clearTimeout(this.#pollTimer);
     clearInterval(this.#sweepTimer);
-    // A scan may be leasing a job right now; its attempt joins #running before the scan ends.
+    // A scan may be leasing a job right now, and its attempt joins #running before the scan ends.
     await this.#currentScan;
     const running = this.#running.size;
     await Promise.allSettled([...this.#running]);
