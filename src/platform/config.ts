@@ -32,6 +32,8 @@ export interface Config {
     maxFrameBytes: number;
     /** Bytes queued for one socket before the server drops it as a slow reader. */
     maxBufferedBytes: number;
+    /** Bytes queued across all sockets of the node before the most backed-up ones are dropped. */
+    maxTotalBufferedBytes: number;
     heartbeatIntervalMs: number;
     /** Time a connection has to send its hello frame before it is closed. */
     helloTimeoutMs: number;
@@ -179,6 +181,7 @@ const DEFAULTS: Config = {
   ws: {
     maxFrameBytes: 64 * 1024,
     maxBufferedBytes: 4 * 1024 * 1024,
+    maxTotalBufferedBytes: 64 * 1024 * 1024,
     heartbeatIntervalMs: 30_000,
     helloTimeoutMs: 10_000,
     compression: false,
@@ -381,6 +384,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ws: {
       maxFrameBytes: integer('CHATTERBOX_WS_MAX_FRAME_BYTES', DEFAULTS.ws.maxFrameBytes, 1024),
       maxBufferedBytes: integer('CHATTERBOX_WS_MAX_BUFFERED_BYTES', DEFAULTS.ws.maxBufferedBytes, 64 * 1024),
+      maxTotalBufferedBytes: integer('CHATTERBOX_WS_MAX_TOTAL_BUFFERED_BYTES', DEFAULTS.ws.maxTotalBufferedBytes, 64 * 1024),
       heartbeatIntervalMs: integer('CHATTERBOX_WS_HEARTBEAT_MS', DEFAULTS.ws.heartbeatIntervalMs, 1000),
       helloTimeoutMs: DEFAULTS.ws.helloTimeoutMs,
       compression: flag('CHATTERBOX_WS_COMPRESSION', DEFAULTS.ws.compression),

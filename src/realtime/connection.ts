@@ -156,13 +156,24 @@ export class Connection {
     this.#presence?.close();
   }
 
+  /** Bytes queued on the socket that the client has not read yet. */
+  get bufferedBytes(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  /** Closes the socket as a slow consumer; the client reconnects and resumes from its positions. */
+  dropAsSlowConsumer(reason: string): void {
+    if (this.#state === 'closed') return;
+    this.#log.warn({ bufferedBytes: this.#socket.bufferedAmount, reason }, 'slow consumer dropped');
+    this.close(CLOSE.slowConsumer, 'slow consumer: reconnect and resume');
+  }
+
   /** Sends a frame and returns whether it was queued on the socket. */
   #send(payload: string | Buffer): boolean {
     if (this.#state === 'closed') return false;
     // A reader that cannot keep up is dropped rather than buffered without bound; it resumes from its positions.
     if (this.#socket.bufferedAmount > this.#ctx.config.ws.maxBufferedBytes) {
-      this.#log.warn({ bufferedBytes: this.#socket.bufferedAmount }, 'slow consumer dropped');
-      this.close(CLOSE.slowConsumer, 'slow consumer: reconnect and resume');
+      this.dropAsSlowConsumer('socket limit');
       return false;
     }
     // Buffers are sent as text frames: they hold JSON already encoded as UTF-8.

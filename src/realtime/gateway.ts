@@ -17,12 +17,16 @@ export const REALTIME_PATH = '/api/realtime';
  * session cookie for browsers. A request from an origin not allowed is
  * rejected before the upgrade, whatever credentials it carries.
  */
+/** How often the node's total of queued socket bytes is checked against its budget. */
+const BUFFER_CHECK_INTERVAL_MS = 250;
+
 export class Gateway {
   readonly #ctx: AppContext;
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<Connection>();
   readonly #connectionsPerUser = new Map<string, number>();
   readonly #heartbeat: NodeJS.Timeout;
+  readonly #bufferCheck: NodeJS.Timeout;
 
   constructor(ctx: AppContext, server: Server) {
     this.#ctx = ctx;
@@ -43,7 +47,34 @@ export class Gateway {
       for (const connection of this.#connections) connection.heartbeat();
     }, ctx.config.ws.heartbeatIntervalMs);
     this.#heartbeat.unref();
+    this.#bufferCheck = setInterval(() => this.#enforceBufferBudget(), BUFFER_CHECK_INTERVAL_MS);
+    this.#bufferCheck.unref();
     ctx.bus.onEventsMissed(() => this.resyncFromStorage());
+  }
+
+  /**
+   * Keeps the bytes queued across all sockets under the node's budget by
+   * dropping the most backed-up sockets first. The per-socket limit alone
+   * lets many slow readers together hold far more memory than one may.
+   */
+  #enforceBufferBudget(): void {
+    const budget = this.#ctx.config.ws.maxTotalBufferedBytes;
+    let total = 0;
+    const backedUp: Array<[Connection, number]> = [];
+    for (const connection of this.#connections) {
+      const bytes = connection.bufferedBytes;
+      if (bytes === 0) continue;
+      total += bytes;
+      backedUp.push([connection, bytes]);
+    }
+    if (total <= budget) return;
+
+    backedUp.sort((a, b) => b[1] - a[1]);
+    for (const [connection, bytes] of backedUp) {
+      if (total <= budget) break;
+      connection.dropAsSlowConsumer('node budget');
+      total -= bytes;
+    }
   }
 
   get connectionCount(): number {
@@ -126,6 +157,7 @@ export class Gateway {
   /** Tells every socket the server is going away; clients reconnect elsewhere and resume. */
   async close(): Promise<void> {
     clearInterval(this.#heartbeat);
+    clearInterval(this.#bufferCheck);
     for (const connection of this.#connections) connection.close(CLOSE.goingAway, 'server shutting down');
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }

@@ -597,3 +597,46 @@ describe('slow consumer', () => {
     expect(health.status).toBe(200);
   });
 });
+
+describe('node buffer budget', () => {
+  // The per-socket limit is far above the budget, so only the node-wide budget can drop a socket.
+  const BUDGET_BYTES = 256 * 1024;
+  let budgetServer: TestServer;
+  beforeAll(async () => {
+    budgetServer = await startServer({ ws: { maxBufferedBytes: 256 * 1024 * 1024, maxTotalBufferedBytes: BUDGET_BYTES } });
+  });
+  afterAll(async () => budgetServer.close());
+
+  test('stalled readers dropped past the budget', async () => {
+    const alice = await buildUser(budgetServer.url, 'alice');
+    const bob = await buildUser(budgetServer.url, 'bob');
+    const dave = await buildUser(budgetServer.url, 'dave');
+    const carol = await buildUser(budgetServer.url, 'carol');
+    const team = await buildTeam(alice, [bob, dave, carol]);
+    const reader = await listen(budgetServer.wsUrl, carol.token);
+    const bus = budgetServer.server.ctx.bus as MemoryEventBus;
+    // Each stalled user's own stream has only that user's socket, so the count falls by two when both are dropped.
+    const streamsWithoutStalled = bus.streamCount;
+    const stalled = [await openReady(budgetServer.wsUrl, bob.token), await openReady(budgetServer.wsUrl, dave.token)];
+    const closes = stalled.map((socket) => socket.closed);
+    for (const socket of stalled) (socket.ws as unknown as { _socket: Socket })._socket.pause();
+
+    // About 160 KB of UTF-8 per event frame; the kernel's buffers absorb an unknown share first.
+    const big = '😀'.repeat(40_000);
+    let posts = 0;
+    while (bus.streamCount > streamsWithoutStalled && posts < 400) {
+      await postText(alice, team.generalId, big);
+      posts += 1;
+      if (posts % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    for (const socket of stalled) (socket.ws as unknown as { _socket: Socket })._socket.resume();
+    const closed = await Promise.all(closes);
+    const last = await postText(alice, team.generalId, 'after the drops');
+    await reader.waitFor((events) => events.some((event) => event.seq === last.seq && event.stream === `c:${team.generalId}`));
+    reader.client.stop();
+
+    expect(posts).toBeLessThan(400);
+    expect(closed.map((entry) => entry.code)).toEqual([4003, 4003]);
+    expect(reader.client.connections).toBe(1);
+  });
+});
