@@ -16,7 +16,7 @@ export interface GeneratedExportOptions {
   messagesPerDay?: number;
 }
 
-/** What the export holds, counted while writing it. */
+/** Counts of what the generated export contains, taken while writing it. */
 export interface GeneratedExportCounts {
   users: number;
   channels: number;

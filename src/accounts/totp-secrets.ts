@@ -4,8 +4,8 @@ import type { Logger } from '../platform/logger.js';
 import type { Db } from '../storage/database.js';
 
 /**
- * TOTP seeds at rest. Whoever reads a seed can generate second-factor codes,
- * so `users.totp_secret` and `users.totp_pending_secret` hold it sealed with
+ * TOTP seeds at rest. Anyone who reads a seed can generate second-factor codes,
+ * so `users.totp_secret` and `users.totp_pending_secret` contain it sealed with
  * AES-256-GCM under a key derived from the master key that also wraps file
  * keys (src/files/keys.ts: CHATTERBOX_FILE_KEY, or the generated key file).
  * Each value is bound to its user's id. A plaintext seed stored before

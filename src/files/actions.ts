@@ -123,7 +123,7 @@ async function recordFile(ctx: AppContext, file: NewFile, stored: StoredBlob, up
       if (uploadId !== undefined && !(await deleteUpload(tx, uploadId))) {
         throw new AppError('UPLOAD_NOT_FOUND', 'The upload was cancelled or finished by another request');
       }
-      const row: FileRow = {
+      const row = buildFileRow(stored, {
         id: file.id,
         team_id: access.conversation.team_id,
         conversation_id: file.conversationId,
@@ -131,20 +131,8 @@ async function recordFile(ctx: AppContext, file: NewFile, stored: StoredBlob, up
         uploader_id: file.uploaderId,
         name: file.name,
         mime_type: file.mimeType,
-        size: stored.size,
-        sha256: stored.sha256,
-        blob_key: stored.blobKey,
-        wrapped_key: stored.wrappedKey,
-        master_key_id: stored.masterKeyId,
-        width: null,
-        height: null,
-        thumbnail_key: null,
-        thumbnail_wrapped_key: null,
-        thumbnail_master_key_id: null,
-        thumbnail_size: null,
         created_at: now,
-        deleted_at: null,
-      };
+      });
       await insertFile(tx, row);
       return row;
     });
@@ -159,6 +147,28 @@ async function recordFile(ctx: AppContext, file: NewFile, stored: StoredBlob, up
  * inside the caller's transaction, and indexes it. Importers use this: the
  * caller checked access and removes the blob if the transaction fails.
  */
+/** Fields of a new file row that do not come from its stored blob. */
+export type NewFileFields = Pick<FileRow, 'id' | 'team_id' | 'conversation_id' | 'message_id' | 'uploader_id' | 'name' | 'mime_type' | 'created_at'>;
+
+/** Builds the row of a file whose bytes are stored, before any thumbnail exists. */
+export function buildFileRow(stored: StoredBlob, fields: NewFileFields): FileRow {
+  return {
+    ...fields,
+    size: stored.size,
+    sha256: stored.sha256,
+    blob_key: stored.blobKey,
+    wrapped_key: stored.wrappedKey,
+    master_key_id: stored.masterKeyId,
+    width: null,
+    height: null,
+    thumbnail_key: null,
+    thumbnail_wrapped_key: null,
+    thumbnail_master_key_id: null,
+    thumbnail_size: null,
+    deleted_at: null,
+  };
+}
+
 export async function insertStoredFile(ctx: AppContext, tx: Tx, row: FileRow): Promise<void> {
   await insertFile(tx, row);
   await indexFile(ctx, tx, row);

@@ -1,10 +1,10 @@
 /**
  * Limits on Markdown that micromark 4 parses in more than linear time. The
  * time grows with the square of the nesting depth of block quotes and list
- * items, and of the number of emphasis delimiters. On this project's shared
- * 2-core machine, under a load of about 10, 2,000 nested list items
- * ("- - - … @ada", 4,000 characters) took 6 s, 5,000 nested quotes overflowed
- * the call stack, and 4,990 asterisks on each side of a word took 8 s.
+ * items, and of the number of emphasis delimiters. Measured on a shared
+ * 2-core machine under a load of about 10: 2,000 nested list items
+ * ("- - - … @ada", 4,000 characters) took 6 s. 5,000 nested quotes overflowed
+ * the call stack. 4,990 asterisks on each side of a word took 8 s.
  * The server and the web client both parse message text, so one such message
  * would stall the node and every reader's browser. A text past a limit is
  * treated as plain text instead.

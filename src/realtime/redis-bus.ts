@@ -172,8 +172,8 @@ export class RedisEventBus implements EventBus {
 
   /**
    * Subscribes to every stream with listeners, then runs the onEventsMissed callbacks.
-   * TODO: one fault run at 100 posts a second (docs/faults.md) left some sockets without events
-   * committed before a Redis restore until their stream's next event; the cause is not found.
+   * TODO: in one fault run at 100 posts a second, some sockets lacked events committed before a Redis
+   * restore until their stream's next event. The cause is not found (docs/faults.md).
    */
   async #resubscribe(): Promise<void> {
     const started = Date.now();

@@ -26,7 +26,7 @@ export interface Storage {
   /**
    * Runs long read-only queries, such as searches, without blocking the event
    * loop: a worker thread on SQLite, the same pool as `db` on PostgreSQL. It
-   * sees committed data only and runs no transactions.
+   * reads committed data only and runs no transactions.
    */
   reader: Db;
   dialect: StorageDialect;

@@ -34,7 +34,7 @@ export async function createTeam(ctx: AppContext, auth: Auth, body: CreateTeamBo
   return team;
 }
 
-/** Adds a team_members row inside the caller's transaction and tells the team and the user. */
+/** Adds a team_members row inside the caller's transaction and sends the membership event to the team and the user. */
 export async function addTeamMembership(tx: Tx, events: EventWriter, team: TeamRow, userId: string, role: TeamRole, now: number): Promise<void> {
   await tx.insertInto('team_members').values({ team_id: team.id, user_id: userId, role, joined_at: now }).execute();
 

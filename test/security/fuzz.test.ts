@@ -192,8 +192,10 @@ describe('parsers', () => {
     for (const key of ['', 'x'.repeat(10_000)]) {
       const result = parseClientFrame(JSON.stringify({ type: 'hello', [key]: 1 }), false);
 
-      expect('error' in result && result.error.field).toBeTruthy();
-      expect('error' in result && result.error.message.length).toBeLessThan(200);
+      expect('error' in result).toBe(true);
+      if (!('error' in result)) continue;
+      expect(result.error.field).toBeTruthy();
+      expect(result.error.message.length).toBeLessThan(200);
     }
   });
 

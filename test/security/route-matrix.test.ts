@@ -737,7 +737,7 @@ const ROWS: Row[] = [
     expect: inTeam(FORBIDDEN, { admin: '204', owner: '204' }),
     fresh: freshWebhook,
   },
-  // The secret in the URL authenticates a webhook post, whoever sends it.
+  // The secret in the URL authenticates a webhook post, so the sender's session does not matter.
   {
     route: 'POST /api/hooks/:webhookId/:secret',
     request: (ids) => post(`/api/hooks/${ids.webhook ?? randomUUID()}/${ids.secret ?? 'cbw_wrong'}`, { text: 'from a hook' }),
@@ -770,7 +770,7 @@ interface Case {
   expected: Outcome;
 }
 
-/** Every route and actor, built when the route list is known. */
+/** Builds one case per route and actor, once the route list is known. */
 function buildCases(): Case[] {
   const cases: Case[] = [];
   for (const route of server.server.routes) {
@@ -781,7 +781,7 @@ function buildCases(): Case[] {
   return cases;
 }
 
-/** The same request on ids that exist nowhere, for comparison with a hidden object's 404. */
+/** Returns ids that exist nowhere, so a hidden object's 404 can be compared with a missing one's. */
 function missingIds(ids: Ids): Ids {
   return {
     ...ids,

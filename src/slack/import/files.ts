@@ -1,4 +1,4 @@
-import { insertStoredFile, removeBlobs } from '../../files/actions.js';
+import { buildFileRow, insertStoredFile, removeBlobs } from '../../files/actions.js';
 import { cleanFileName, cleanMediaType } from '../../files/names.js';
 import type { StoredBlob } from '../../files/vault.js';
 import { newId } from '../../platform/ids.js';
@@ -59,7 +59,7 @@ export async function recordFiles(state: ImportState, tx: Tx, conversation: Mapp
         continue;
       }
       const id = newId();
-      await insertStoredFile(state.ctx, tx, {
+      const row = buildFileRow(stored, {
         id,
         team_id: state.team.id,
         conversation_id: conversation.id,
@@ -67,20 +67,9 @@ export async function recordFiles(state: ImportState, tx: Tx, conversation: Mapp
         uploader_id: message.author_id,
         name: cleanFileName(slack.name ?? slack.title ?? ''),
         mime_type: cleanMediaType(slack.mimetype),
-        size: stored.size,
-        sha256: stored.sha256,
-        blob_key: stored.blobKey,
-        wrapped_key: stored.wrappedKey,
-        master_key_id: stored.masterKeyId,
-        width: null,
-        height: null,
-        thumbnail_key: null,
-        thumbnail_wrapped_key: null,
-        thumbnail_master_key_id: null,
-        thumbnail_size: null,
         created_at: message.created_at,
-        deleted_at: null,
       });
+      await insertStoredFile(state.ctx, tx, row);
       if (typeof slack.id === 'string') await insertMappedId(tx, { team_id: state.team.id, kind: 'file', slack_id: slack.id, local_id: id });
       state.report.counts.files.imported += 1;
     }
