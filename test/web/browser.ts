@@ -53,5 +53,10 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** The folder the tests save screenshots to, linked from docs/web-client.md. */
-export const SCREENSHOT_DIR = path.join(projectRoot, 'docs/screenshots');
+/**
+ * The folder the tests save screenshots to: docs/screenshots (linked from docs/web-client.md)
+ * when UPDATE_SCREENSHOTS=1, otherwise a temporary folder, so a test run leaves the checkout clean.
+ */
+export const SCREENSHOT_DIR = process.env.UPDATE_SCREENSHOTS === '1'
+  ? path.join(projectRoot, 'docs/screenshots')
+  : path.join(os.tmpdir(), 'chatterbox-screenshots');
