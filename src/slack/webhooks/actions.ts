@@ -39,7 +39,7 @@ export async function createWebhook(ctx: AppContext, auth: Auth, teamId: string,
   if (access.conversation.archived_at !== null) throw new AppError('CONVERSATION_ARCHIVED', 'This channel is archived and read-only');
 
   const id = newId();
-  const bot = await createBotUser(ctx, auth, teamId, { username: `webhook-${id.slice(0, 8)}`, displayName: input.name });
+  const bot = await createBotUser(ctx, auth, teamId, { username: `webhook-${id.slice(-8)}`, displayName: input.name });
   if (access.conversation.kind === 'public') {
     await joinChannel(ctx, { user: bot, session: auth.session }, access.conversation.id);
   } else {
