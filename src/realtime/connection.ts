@@ -4,7 +4,7 @@ import { findConversation, isConversationMember, listConversationsOfUser } from 
 import { findTeamMember } from '../teams/queries.js';
 import type { AppContext } from '../platform/context.js';
 import type { Logger } from '../platform/logger.js';
-import { getStreamPositions, listEventsAfter } from '../storage/streams.js';
+import { getStreamPositions, listEventsAfter, listEventsAfterEach } from '../storage/streams.js';
 import { findSessionById, listTeamIdsOfUser } from '../accounts/queries.js';
 import type { EventListener } from './event-bus.js';
 import { conversationStream, encodeEventFrame, teamStream, userStream, type StreamEvent, type StreamId } from './events.js';
@@ -343,7 +343,34 @@ export class Connection {
     });
     this.#log.info({ streams: streams.length, replaying: toFill.length, resync: resync.length }, 'socket ready');
 
-    await Promise.all(toFill.map((stream) => this.#fill(stream)));
+    const states = new Map(toFill.map((stream) => [stream, this.#streams.get(stream)]));
+    const firstPages = await this.#readFirstPages(toFill);
+    // A stream left or joined again during the read is filled by the code that joined it.
+    const unchanged = toFill.filter((stream) => this.#streams.get(stream) === states.get(stream));
+    await Promise.all(unchanged.map((stream) => this.#fill(stream, firstPages?.get(stream))));
+  }
+
+  /**
+   * Reads the first page of stored events of every stream in one query, where a socket would
+   * otherwise send one query per stream as it starts. Returns undefined when the streams hold
+   * more than one page in all, and each stream then reads its own pages.
+   */
+  async #readFirstPages(streams: readonly StreamId[]): Promise<Map<StreamId, StreamEvent[]> | undefined> {
+    const positions = new Map<StreamId, number>();
+    for (const stream of streams) {
+      const state = this.#streams.get(stream);
+      if (state === undefined) continue;
+      // A refill requested from now on may not be covered by this read, so #fill reads again.
+      state.refill = false;
+      positions.set(stream, state.delivered);
+    }
+    const pages = await listEventsAfterEach(this.#ctx.storage.db, positions, FILL_PAGE_SIZE);
+    if (pages === undefined) return undefined;
+
+    const redacted = await redactDeletedMessages(this.#ctx.storage.db, [...pages.values()].flat());
+    const byStream = new Map<StreamId, StreamEvent[]>([...pages.keys()].map((stream) => [stream, []]));
+    for (const event of redacted) byStream.get(event.stream)!.push(event);
+    return byStream;
   }
 
   /**
@@ -393,16 +420,24 @@ export class Connection {
   /**
    * Reads the stored events after `delivered` and sends them in order, then
    * drains the live events buffered meanwhile. Repeats while a gap remains.
+   * `firstPage`, when given, was read already from `delivered` on.
    */
-  async #fill(stream: StreamId): Promise<void> {
+  async #fill(stream: StreamId, firstPage?: StreamEvent[]): Promise<void> {
     let state = this.#streams.get(stream);
+    let prefetched = firstPage;
     while (state !== undefined && this.#state === 'ready') {
-      // This read covers any refill requested before it.
-      state.refill = false;
-      const stored = await redactDeletedMessages(
-        this.#ctx.storage.db,
-        await listEventsAfter(this.#ctx.storage.db, stream, state.delivered, FILL_PAGE_SIZE),
-      );
+      let stored: StreamEvent[];
+      if (prefetched !== undefined) {
+        stored = prefetched;
+        prefetched = undefined;
+      } else {
+        // This read covers any refill requested before it.
+        state.refill = false;
+        stored = await redactDeletedMessages(
+          this.#ctx.storage.db,
+          await listEventsAfter(this.#ctx.storage.db, stream, state.delivered, FILL_PAGE_SIZE),
+        );
+      }
       if (this.#streams.get(stream) !== state) return;
 
       const first = stored[0];

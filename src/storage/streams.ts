@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from './database.js';
 import type { EventType, StreamEvent, StreamId } from '../realtime/events.js';
+import type { EventRow } from './schema.js';
 
 /**
  * Collects the events of one transaction. Each append takes the stream's next
@@ -55,14 +56,51 @@ export async function listEventsAfter(db: Db, stream: StreamId, afterSeq: number
     .orderBy('seq')
     .limit(limit)
     .execute();
+  return rows.map(toStreamEvent);
+}
 
-  return rows.map((row) => ({
+/** Streams per query of `listEventsAfterEach`: two bound parameters each, far below SQLite's 32,766. */
+const STREAMS_PER_QUERY = 500;
+
+/**
+ * Reads the stored events after a position in each of several streams, oldest first within each
+ * stream, with one query per 500 streams instead of one per stream. Returns undefined when more
+ * than `limit` events match in all, so that the caller reads the streams one page at a time.
+ */
+export async function listEventsAfterEach(
+  db: Db,
+  positions: ReadonlyMap<StreamId, number>,
+  limit: number,
+): Promise<Map<StreamId, StreamEvent[]> | undefined> {
+  const entries = [...positions];
+  const events = new Map<StreamId, StreamEvent[]>(entries.map(([stream]) => [stream, []]));
+  let total = 0;
+
+  for (let start = 0; start < entries.length; start += STREAMS_PER_QUERY) {
+    const chunk = entries.slice(start, start + STREAMS_PER_QUERY);
+    const rows = await db
+      .selectFrom('events')
+      .selectAll()
+      .where((eb) => eb.or(chunk.map(([stream, afterSeq]) => eb.and([eb('stream_id', '=', stream), eb('seq', '>', afterSeq)]))))
+      .orderBy('stream_id')
+      .orderBy('seq')
+      .limit(limit + 1 - total)
+      .execute();
+    total += rows.length;
+    if (total > limit) return undefined;
+    for (const row of rows) events.get(row.stream_id)!.push(toStreamEvent(row));
+  }
+  return events;
+}
+
+function toStreamEvent(row: EventRow): StreamEvent {
+  return {
     stream: row.stream_id,
     seq: Number(row.seq),
     type: row.type as EventType,
     at: Number(row.created_at),
     data: JSON.parse(row.payload) as Record<string, unknown>,
-  }));
+  };
 }
 
 /** Returns the head and the oldest retained position of each stream; missing streams are absent. */
