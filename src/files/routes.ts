@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../http/app.js';
-import { callerOf, requireAuth } from '../http/auth.js';
+import { callerOf, readToken, requireAuth } from '../http/auth.js';
 import { NoContent } from '../http/schemas.js';
 import { ConversationParams } from '../conversations/schemas.js';
 import { TeamParams } from '../teams/schemas.js';
 import type { AppContext } from '../platform/context.js';
 import { AppError } from '../platform/errors.js';
-import { accessFile } from './access.js';
+import { authenticateBotToken, isBotToken, type BotAuth } from '../slack/api/bots.js';
+import { accessFile, type FileAccess } from './access.js';
 import { createSignedLinks, deleteFile, linkSecret, listFilesOfConversation, listFilesOfTeam, uploadFile } from './actions.js';
 import { sendDownload } from './downloads.js';
 import { verifyLink, type LinkTarget } from './links.js';
@@ -102,19 +103,40 @@ async function acceptAnyContentType(request: FastifyRequest): Promise<void> {
   if (declared !== undefined && cleanMediaType(declared) === OCTET_STREAM) request.headers['content-type'] = OCTET_STREAM;
 }
 
-/** Authenticates a download by its signed link when the query carries a signature, else by the session. */
+/**
+ * Authenticates a download by its signed link when the query carries a
+ * signature, by a Slack bot token (`Authorization: Bearer xoxb-...`), so bots
+ * can fetch a file's url_private, or else by the session.
+ */
 function downloadAuth(ctx: AppContext) {
   const session = requireAuth(ctx);
   return async (request: FastifyRequest, reply: FastifyReply) => {
     if ((request.query as { signature?: unknown }).signature !== undefined) return;
+    const credentials = readToken(request);
+    if (credentials !== undefined && !credentials.viaCookie && isBotToken(credentials.token)) {
+      const check = await authenticateBotToken(ctx, credentials.token);
+      if (!check.ok) throw new AppError('UNAUTHENTICATED', `The bot token was not accepted (${check.error})`);
+      request.auth = { ...check.auth, address: request.ip };
+      request.log = request.log.child({ userId: check.auth.user.id, tokenId: check.auth.tokenId });
+      return;
+    }
     await session(request, reply);
   };
 }
 
-/** Returns the user a download is for: the signer of its link, or the session's user. */
-function downloaderOf(ctx: AppContext, request: FastifyRequest, fileId: string, query: DownloadQuery, target: LinkTarget): string {
-  if (query.signature === undefined) return callerOf(request).user.id;
-  return verifyLink(linkSecret(ctx), target, fileId, query, ctx.now());
+/**
+ * Loads a file for a download and checks, on every request, that its
+ * downloader may read its conversation: the signer of its link, the bot of a
+ * bot token, or the session's user. A bot reads only files of its own team,
+ * as its Web API calls do.
+ */
+async function accessDownload(ctx: AppContext, request: FastifyRequest, fileId: string, query: DownloadQuery, target: LinkTarget): Promise<FileAccess> {
+  if (query.signature !== undefined) return accessFile(ctx.storage.db, fileId, verifyLink(linkSecret(ctx), target, fileId, query, ctx.now()));
+  const caller = callerOf(request);
+  const access = await accessFile(ctx.storage.db, fileId, caller.user.id);
+  const botTeamId = (caller as Partial<BotAuth>).teamId;
+  if (botTeamId !== undefined && access.file.team_id !== botTeamId) throw new AppError('FILE_NOT_FOUND', 'File not found');
+  return access;
 }
 
 function registerFileReadRoutes(app: App, ctx: AppContext): void {
@@ -123,7 +145,7 @@ function registerFileReadRoutes(app: App, ctx: AppContext): void {
   const downloadDescription =
     'Serves the bytes with Range support (one range; several ranges get the whole file), an ETag from the SHA-256 and a safe Content-Disposition. ' +
     'Types other than plain text and common images, audio and video are sent as application/octet-stream attachments. ' +
-    'Authenticate with a session, or with expires, user and signature from POST /api/files/{fileId}/links instead.';
+    'Authenticate with a session, a Slack bot token (Bearer xoxb-...), or with expires, user and signature from POST /api/files/{fileId}/links instead.';
 
   app.get('/api/files/:fileId', { ...authenticated, schema: { tags, summary: 'A file\'s metadata', params: FileParams, response: { 200: FileView } } }, async (request) => {
     const { file } = await accessFile(ctx.storage.db, request.params.fileId, callerOf(request).user.id);
@@ -137,7 +159,7 @@ function registerFileReadRoutes(app: App, ctx: AppContext): void {
     ...downloads,
     schema: { tags, summary: 'Download a file', description: downloadDescription, params: FileParams, querystring: DownloadQuery, security: [{ bearer: [] }, {}] },
     handler: async (request, reply) => {
-      const { file } = await accessFile(ctx.storage.db, request.params.fileId, downloaderOf(ctx, request, request.params.fileId, request.query, 'content'));
+      const { file } = await accessDownload(ctx, request, request.params.fileId, request.query, 'content');
       return sendDownload(ctx, request, reply, {
         file,
         blob: file,
@@ -155,7 +177,7 @@ function registerFileReadRoutes(app: App, ctx: AppContext): void {
     ...downloads,
     schema: { tags, summary: 'Download a file\'s WebP thumbnail', description: downloadDescription, params: FileParams, querystring: DownloadQuery, security: [{ bearer: [] }, {}] },
     handler: async (request, reply) => {
-      const { file } = await accessFile(ctx.storage.db, request.params.fileId, downloaderOf(ctx, request, request.params.fileId, request.query, 'thumbnail'));
+      const { file } = await accessDownload(ctx, request, request.params.fileId, request.query, 'thumbnail');
       if (file.thumbnail_key === null || file.thumbnail_size === null) throw new AppError('FILE_NOT_FOUND', 'This file has no thumbnail');
       return sendDownload(ctx, request, reply, {
         file,

@@ -14,6 +14,7 @@ import * as bots from './migrations/007-bots.js';
 import * as slackImport from './migrations/008-slack-import.js';
 import * as slackApi from './migrations/009-slack-api.js';
 import { searchStatisticsMigration } from './migrations/010-search-statistics.js';
+import * as slackImportRuns from './migrations/011-slack-import-runs.js';
 import { CommitGroup } from './commit-group.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 
@@ -48,6 +49,7 @@ function migrationsFor(dialect: StorageDialect['name']): Record<string, Migratio
     '008-slack-import': slackImport,
     '009-slack-api': slackApi,
     '010-search-statistics': searchStatisticsMigration(dialect),
+    '011-slack-import-runs': slackImportRuns,
   };
 }
 

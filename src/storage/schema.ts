@@ -426,14 +426,16 @@ export interface SlackImportRow {
   team_id: string;
   /** User who started the run through the API; null for the command line. */
   started_by: string | null;
-  status: 'running' | 'done' | 'failed';
+  /** 'interrupted' is a run whose node stopped or went silent before it ended; starting the import again resumes it. */
+  status: 'running' | 'done' | 'failed' | 'interrupted';
   /** Folder or zip file read, as given. */
   source: string;
   /** JSON of the run's report: counts per kind and the problems found. */
   report: string;
-  /** Message of the error that stopped a failed run. */
+  /** Message of the error that stopped a failed or interrupted run. */
   error: string | null;
   created_at: number;
+  /** Refreshed by the running node's heartbeat and progress writes; a running row left unrefreshed is stale. */
   updated_at: number;
   finished_at: number | null;
 }

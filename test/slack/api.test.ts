@@ -167,6 +167,50 @@ describe('slack web api', () => {
     expect(await download.text()).toBe(content);
   });
 
+  test('bot downloads url_private', async () => {
+    const channel = await botChannel();
+    const uploaded = await slack.filesUploadV2({ channel_id: channel, filename: 'bot.txt', content: 'from the bot' });
+    expect(uploaded.ok).toBe(true);
+    await slack.conversations.invite({ channel, users: owner.id });
+    const humanFile = await fetch(`${server.url}/api/conversations/${channel}/files?name=human.txt`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${owner.token}`, 'content-type': 'text/plain' },
+      body: 'from a human',
+    });
+    const { id: humanFileId } = (await humanFile.json()) as { id: string };
+    await owner.api.post(`/api/conversations/${channel}/messages`, { text: 'see attached', file_ids: [humanFileId] });
+
+    const history = await slack.conversations.history({ channel });
+    const files = history.messages!.flatMap((message) => message.files ?? []);
+    expect(files.map((file) => file.name).sort()).toEqual(['bot.txt', 'human.txt']);
+    for (const file of files) {
+      expect(file.url_private).toBe(`${server.url}/api/files/${file.id}/content`);
+      const download = await fetch(file.url_private!, { headers: { authorization: `Bearer ${bot.token}` } });
+      expect(download.status).toBe(200);
+      expect(await download.text()).toBe(file.name === 'bot.txt' ? 'from the bot' : 'from a human');
+    }
+  });
+
+  test('filesUploadV2 without a channel keeps the file private', async () => {
+    const result = (await slack.filesUploadV2({ filename: 'private.txt', content: 'only for the bot', title: 'Private' })) as unknown as {
+      ok: boolean;
+      files: Array<{ files: Array<{ id: string; title: string; channels: string[]; url_private: string }> }>;
+    };
+    expect(result.ok).toBe(true);
+    const file = result.files[0]!.files[0]!;
+    expect(file.title).toBe('Private');
+    expect(file.channels).toEqual([]);
+
+    const byBot = await fetch(file.url_private, { headers: { authorization: `Bearer ${bot.token}` } });
+    expect(byBot.status).toBe(200);
+    expect(await byBot.text()).toBe('only for the bot');
+    const byOwner = await fetch(file.url_private, { headers: { authorization: `Bearer ${owner.token}` } });
+    expect(byOwner.status).toBe(404);
+    // No message shares it.
+    const teamFiles = await owner.api.get<{ files: Array<{ id: string }> }>(`/api/teams/${team.id}/files`);
+    expect(teamFiles.files.map((entry) => entry.id)).not.toContain(file.id);
+  });
+
   test('search.messages finds posts', async () => {
     const channel = await botChannel();
     const posted = await slack.chat.postMessage({ channel, text: 'the quokka migration is done' });
@@ -320,6 +364,44 @@ describe('slack web api denials', () => {
     const otherBot = await buildBot(stranger, otherTeam.id);
     const posted = await slackClient(server.url, otherBot.token).chat.postMessage({ channel: otherTeam.generalId, text: 'secret' });
     expect(await slackErrorOf(slack.reactions.add({ channel: otherTeam.generalId, timestamp: posted.ts!, name: 'eyes' }))).toBe('channel_not_found');
+  });
+
+  test('downloads with a bot token', async () => {
+    const secret = await buildChannel(owner, team.id, { private: true });
+    await owner.api.post(`/api/conversations/${secret.id}/members`, { user_ids: [bot.id] });
+    const upload = await fetch(`${server.url}/api/conversations/${secret.id}/files?name=plan.txt`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${owner.token}`, 'content-type': 'text/plain' },
+      body: 'the plan',
+    });
+    const { id: fileId } = (await upload.json()) as { id: string };
+    await owner.api.post(`/api/conversations/${secret.id}/messages`, { text: 'plan', file_ids: [fileId] });
+    const url = `${server.url}/api/files/${fileId}/content`;
+    const download = (token: string) => fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    const codeOf = async (response: Response) => ((await response.json()) as { error: { code: string } }).error.code;
+    expect((await download(bot.token)).status).toBe(200);
+
+    // Another team's bot, and a bot of this team outside the private channel, see no file.
+    const stranger = await buildUser(server.url, 'stranger');
+    const otherTeam = await buildTeam(stranger);
+    const foreign = await download((await buildBot(stranger, otherTeam.id)).token);
+    expect([foreign.status, await codeOf(foreign)]).toEqual([404, 'FILE_NOT_FOUND']);
+    const outsider = await download((await buildBot(owner, team.id)).token);
+    expect([outsider.status, await codeOf(outsider)]).toEqual([404, 'FILE_NOT_FOUND']);
+
+    // Access is checked on every download: the bot removed from the channel loses the file.
+    await owner.api.delete(`/api/conversations/${secret.id}/members/${bot.id}`);
+    const removed = await download(bot.token);
+    expect([removed.status, await codeOf(removed)]).toEqual([404, 'FILE_NOT_FOUND']);
+
+    const revokedBot = await buildBot(owner, team.id);
+    await owner.api.post(`/api/conversations/${secret.id}/members`, { user_ids: [revokedBot.id] });
+    expect((await download(revokedBot.token)).status).toBe(200);
+    await owner.api.delete(`/api/teams/${team.id}/bots/${revokedBot.id}/tokens`);
+    const revoked = await download(revokedBot.token);
+    expect([revoked.status, await codeOf(revoked)]).toEqual([401, 'UNAUTHENTICATED']);
+    const forged = await download('xoxb-not-a-token');
+    expect([forged.status, await codeOf(forged)]).toEqual([401, 'UNAUTHENTICATED']);
   });
 
   test('private channel without the bot', async () => {

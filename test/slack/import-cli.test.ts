@@ -4,19 +4,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { generateSlackExport, type GeneratedExportCounts } from '../../scripts/lib/slack-export-generator.js';
-import { buildUser } from '../helpers/factories.js';
+import { RUN_STALE_MS } from '../../src/slack/import/run.js';
+import { buildUser, type TestUser } from '../helpers/factories.js';
 import { schemaFor, startServer, TEST_DATABASE_URL, type TestServer } from '../helpers/server.js';
 import { countTeam } from './import-helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 let server: TestServer;
+let admin: TestUser;
 let scratch: string;
 let expected: GeneratedExportCounts;
 
 beforeAll(async () => {
   server = await startServer();
   // The command line gives a new team to the first server admin.
-  await buildUser(server.url, 'admin');
+  admin = await buildUser(server.url, 'admin');
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'chatterbox-slack-cli-'));
   expected = generateSlackExport(path.join(scratch, 'export'), { messages: 6_000, channels: 12, users: 30, messagesPerDay: 250 });
 });
@@ -58,6 +60,19 @@ it('resumes after SIGKILL', { timeout: 120_000 }, async () => {
   expect(atKill).toBeGreaterThan(0);
   expect(atKill).toBeLessThan(expected.messages);
 
+  // The killed run's row stays 'running' and blocks a new run until it is stale.
+  const db = server.server.ctx.storage.db;
+  const team = await db.selectFrom('teams').select('id').where('name', '=', 'Resumed').executeTakeFirstOrThrow();
+  const killed = await db.selectFrom('slack_imports').selectAll().where('team_id', '=', team.id).executeTakeFirstOrThrow();
+  expect(killed.status).toBe('running');
+  const blocked = await admin.api.raw('POST', `/api/teams/${team.id}/slack-imports`, { path: path.join(scratch, 'export') });
+  expect(blocked.status).toBe(409);
+  expect((blocked.body as { error: { code: string } }).error.code).toBe('IMPORT_RUNNING');
+  // Its heartbeat stopped with the process: move its last beat past the staleness bound instead of waiting.
+  await db.updateTable('slack_imports').set({ updated_at: Date.now() - RUN_STALE_MS - 1000 }).where('id', '=', killed.id).execute();
+  const interrupted = await admin.api.get<{ status: string; error: string }>(`/api/teams/${team.id}/slack-imports/${killed.id}`);
+  expect(interrupted.status).toBe('interrupted');
+
   const second = startCli();
   let output = '';
   second.child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -65,7 +80,6 @@ it('resumes after SIGKILL', { timeout: 120_000 }, async () => {
   const summary = JSON.parse(output) as { counts: Record<string, { imported: number; existing: number }> };
   expect(summary.counts.messages!.imported + summary.counts.messages!.existing).toBe(expected.messages);
 
-  const team = await server.server.ctx.storage.db.selectFrom('teams').select('id').where('name', '=', 'Resumed').executeTakeFirstOrThrow();
   const counts = await countTeam(server.server.ctx.storage.db, team.id);
   expect(counts.messages).toBe(expected.messages);
   expect(counts.replies).toBe(expected.replies);

@@ -1,8 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTeam, buildUser, type TestUser } from '../helpers/factories.js';
+import { generateSlackExport } from '../../scripts/lib/slack-export-generator.js';
+import { MESSAGE_BATCH_SIZE } from '../../src/slack/import/messages.js';
+import { emptyReport } from '../../src/slack/import/report.js';
+import { RUN_STALE_MS } from '../../src/slack/import/run.js';
+import { sweepImportLeftovers } from '../../src/slack/import/sweep.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { countExport, countTeam, FIXTURES, importPath, waitForRun, type RunView } from './import-helpers.js';
 
@@ -222,6 +228,54 @@ describe('broken export', () => {
   });
 });
 
+describe('day files larger than a batch', () => {
+  let run: RunView;
+  let teamId: string;
+  let perChannel: number;
+
+  beforeAll(async () => {
+    const folder = path.join(scratch, 'large-days');
+    // One day file per channel, each longer than a batch, so each is read in blocks.
+    perChannel = MESSAGE_BATCH_SIZE + 50;
+    generateSlackExport(folder, { messages: perChannel * 3, channels: 3, users: 10, messagesPerDay: perChannel });
+    const damaged = path.join(folder, 'channel-1', '2017-01-01.json');
+    fs.writeFileSync(damaged, fs.readFileSync(damaged, 'utf8').slice(0, -100));
+    const unordered = path.join(folder, 'channel-2', '2017-01-01.json');
+    fs.writeFileSync(unordered, JSON.stringify((JSON.parse(fs.readFileSync(unordered, 'utf8')) as unknown[]).reverse()));
+    teamId = (await buildTeam(admin, [], 'large-days')).id;
+    run = await importPath(admin, teamId, folder);
+  });
+
+  async function importedIn(channel: string): Promise<number> {
+    const rows = await server.server.ctx.storage.db
+      .selectFrom('messages')
+      .innerJoin('conversations', 'conversations.id', 'messages.conversation_id')
+      .select('messages.id')
+      .where('conversations.team_id', '=', teamId)
+      .where('conversations.name', '=', channel)
+      .execute();
+    return rows.length;
+  }
+
+  it('imports an intact day whole', async () => {
+    expect(run.status).toBe('done');
+    expect(await importedIn('channel-0')).toBe(perChannel);
+  });
+
+  it('skips a damaged day whole', async () => {
+    expect(await importedIn('channel-1')).toBe(0);
+    const problem = run.report.problems.find((entry) => entry.path === 'channel-1/2017-01-01.json');
+    expect(problem?.reason).toMatch(/^invalid JSON: /);
+  });
+
+  it('reports a day out of ts order', async () => {
+    expect(await importedIn('channel-2')).toBe(perChannel);
+    const problem = run.report.problems.find((entry) => entry.path === 'channel-2/2017-01-01.json');
+    expect(problem?.reason).toMatch(/out of ts order/);
+    expect(run.report.counts.messages!.skipped).toBe(1);
+  });
+});
+
 describe('file bytes', () => {
   it('stores bytes found in the export', async () => {
     const folder = path.join(scratch, 'with-files');
@@ -238,6 +292,82 @@ describe('file bytes', () => {
     expect(Number(file.size)).toBe(20);
     const download = await admin.api.raw('GET', `/api/files/${file.id}/content`);
     expect(download.body).toBe('const cities = 100;\n');
+  });
+});
+
+describe('interrupted runs', () => {
+  const folder = () => path.join(server.dataDir, 'slack-imports');
+
+  /** Writes a run row directly, as a node that was killed at `updatedAt` leaves it. */
+  async function insertRun(teamId: string, status: string, updatedAt: number): Promise<string> {
+    const id = randomUUID();
+    await server.server.ctx.storage.db
+      .insertInto('slack_imports')
+      .values({ id, team_id: teamId, started_by: null, status: status as 'running', source: 'uploaded zip', report: JSON.stringify(emptyReport()), error: null, created_at: updatedAt, updated_at: updatedAt, finished_at: null })
+      .execute();
+    return id;
+  }
+
+  /** Writes an uploaded zip of a run, last written `ageMs` ago. */
+  function writeZip(runId: string, ageMs: number): string {
+    fs.mkdirSync(folder(), { recursive: true });
+    const file = path.join(folder(), `${runId}.zip`);
+    fs.writeFileSync(file, 'zip bytes');
+    const time = new Date(Date.now() - ageMs);
+    fs.utimesSync(file, time, time);
+    return file;
+  }
+
+  it('sweeps stale runs and their zips', async () => {
+    const stale = Date.now() - RUN_STALE_MS - 60_000;
+    const deadTeam = (await buildTeam(admin, [], 'dead-run')).id;
+    const liveTeam = (await buildTeam(admin, [], 'live-run')).id;
+    const dead = await insertRun(deadTeam, 'running', stale);
+    const live = await insertRun(liveTeam, 'running', Date.now());
+    const deadZip = writeZip(dead, RUN_STALE_MS + 60_000);
+    const liveZip = writeZip(live, RUN_STALE_MS + 60_000);
+    const orphanZip = writeZip(randomUUID(), RUN_STALE_MS + 60_000);
+    // An upload still arriving has no run row yet.
+    const arrivingZip = writeZip(randomUUID(), 0);
+
+    const result = await sweepImportLeftovers(server.server.ctx);
+
+    expect(result.interruptedRuns).toBe(1);
+    expect(fs.existsSync(deadZip)).toBe(false);
+    expect(fs.existsSync(orphanZip)).toBe(false);
+    expect(fs.existsSync(liveZip)).toBe(true);
+    expect(fs.existsSync(arrivingZip)).toBe(true);
+    const run = await admin.api.get<RunView>(`/api/teams/${deadTeam}/slack-imports/${dead}`);
+    expect(run.status).toBe('interrupted');
+    expect((await admin.api.get<RunView>(`/api/teams/${liveTeam}/slack-imports/${live}`)).status).toBe('running');
+    fs.rmSync(liveZip);
+    fs.rmSync(arrivingZip);
+  });
+
+  it('rejects a second live run', async () => {
+    const teamId = (await buildTeam(admin, [], 'busy')).id;
+    const live = await insertRun(teamId, 'running', Date.now());
+    const started = await admin.api.raw('POST', `/api/teams/${teamId}/slack-imports`, { path: path.join(FIXTURES, 'slack-dm-sample') });
+    expect(started.status).toBe(409);
+    expect((started.body as { error: { code: string } }).error.code).toBe('IMPORT_RUNNING');
+    const uploaded = await fetch(`${server.url}/api/teams/${teamId}/slack-imports/zip`, { method: 'POST', headers: { authorization: `Bearer ${admin.token}` }, body: 'zip' });
+    expect(uploaded.status).toBe(409);
+    expect(fs.readdirSync(folder()).filter((name) => name.endsWith('.zip'))).toEqual([]);
+
+    // A run goes stale RUN_STALE_MS after its last heartbeat; then a new run starts and resumes the import.
+    await server.server.ctx.storage.db.updateTable('slack_imports').set({ updated_at: Date.now() - RUN_STALE_MS - 1000 }).where('id', '=', live).execute();
+    const resumed = await importPath(admin, teamId, path.join(FIXTURES, 'slack-dm-sample'));
+    expect(resumed.status).toBe('done');
+    expect((await admin.api.get<RunView>(`/api/teams/${teamId}/slack-imports/${live}`)).status).toBe('interrupted');
+  });
+
+  it('deletes the zip of a failed run', async () => {
+    const teamId = (await buildTeam(admin, [], 'bad-zip')).id;
+    const response = await fetch(`${server.url}/api/teams/${teamId}/slack-imports/zip`, { method: 'POST', headers: { authorization: `Bearer ${admin.token}` }, body: 'not a zip' });
+    expect(response.status).toBe(202);
+    const run = await waitForRun(admin, teamId, ((await response.json()) as RunView).id);
+    expect(run.status).toBe('failed');
+    expect(fs.existsSync(path.join(folder(), `${run.id}.zip`))).toBe(false);
   });
 });
 

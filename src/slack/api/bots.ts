@@ -134,12 +134,17 @@ export interface BotAuth extends Auth {
 
 export type BotTokenCheck = { ok: true; auth: BotAuth } | { ok: false; error: 'invalid_auth' | 'token_revoked' | 'account_inactive' };
 
+/** Returns true for a string shaped like a bot token, `xoxb-` and a secret. */
+export function isBotToken(token: string): boolean {
+  return token.startsWith(`${BOT_TOKEN_PREFIX}-`);
+}
+
 /**
  * Resolves a bot token. The Auth it returns carries a stand-in session (the
  * token's row), because actions take the caller's session only for logging.
  */
 export async function authenticateBotToken(ctx: AppContext, token: string): Promise<BotTokenCheck> {
-  if (!token.startsWith(`${BOT_TOKEN_PREFIX}-`)) return { ok: false, error: 'invalid_auth' };
+  if (!isBotToken(token)) return { ok: false, error: 'invalid_auth' };
   const row = await ctx.storage.db.selectFrom('bot_tokens').selectAll().where('token_hash', '=', hashSecret(token)).executeTakeFirst();
   if (row === undefined) return { ok: false, error: 'invalid_auth' };
   if (row.revoked_at !== null) return { ok: false, error: 'token_revoked' };

@@ -50,7 +50,7 @@ const postMessageMethod: SlackMethod = async (call) => {
     call.address,
     botOrigin(readBotProfile(call.args)),
   );
-  return { channel: conversationId, ts: tsOf(result.message), message: await presentSlackMessageOne(call.ctx.storage.db, result.message) };
+  return { channel: conversationId, ts: tsOf(result.message), message: await presentSlackMessageOne(call.ctx.storage.db, result.message, call.baseUrl) };
 };
 
 const updateMethod: SlackMethod = async (call) => {
@@ -58,7 +58,7 @@ const updateMethod: SlackMethod = async (call) => {
   const message = await requireMessageByTs(call, access.conversation.id, 'ts');
   const text = await renderMessageArgs(call);
   const edited = await withForbidden('cant_update_message', () => editMessage(call.ctx, call.auth, message.id, text));
-  return { channel: access.conversation.id, ts: tsOf(edited), text: optionalString(call.args, 'text') ?? '', message: await presentSlackMessageOne(call.ctx.storage.db, edited) };
+  return { channel: access.conversation.id, ts: tsOf(edited), text: optionalString(call.args, 'text') ?? '', message: await presentSlackMessageOne(call.ctx.storage.db, edited, call.baseUrl) };
 };
 
 const deleteMethod: SlackMethod = async (call) => {

@@ -126,7 +126,7 @@ const historyMethod: SlackMethod = async (call) => {
   const newestFirst = [...rows].reverse();
   const lowest = page.messages[0];
   return {
-    messages: await presentSlackMessages(call.ctx.storage.db, newestFirst),
+    messages: await presentSlackMessages(call.ctx.storage.db, newestFirst, call.baseUrl),
     has_more: hasMore,
     pin_count: 0,
     ...responseMetadata(hasMore && lowest !== undefined ? encodeSlackCursor('history', Number(lowest.seq)) : undefined),
@@ -142,7 +142,7 @@ const repliesMethod: SlackMethod = async (call) => {
   const thread = await readThread(call.ctx, call.auth, named.id, { ...(after !== undefined && { after }), limit });
   const last = thread.replies.at(-1);
   return {
-    messages: await presentSlackMessages(call.ctx.storage.db, [thread.root, ...thread.replies]),
+    messages: await presentSlackMessages(call.ctx.storage.db, [thread.root, ...thread.replies], call.baseUrl),
     has_more: thread.hasMore,
     ...responseMetadata(thread.hasMore && last !== undefined ? encodeSlackCursor('replies', Number(last.seq)) : undefined),
   };

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { cleanFileName, OCTET_STREAM } from '../../files/names.js';
 import { recordStoredFile, removeBlobs } from '../../files/actions.js';
 import type { StoredBlob } from '../../files/vault.js';
+import { openDirectMessage } from '../../conversations/actions.js';
 import { postMessage } from '../../messages/actions.js';
 import type { AppContext } from '../../platform/context.js';
 import { newId } from '../../platform/ids.js';
@@ -117,18 +118,20 @@ function readCompletedFiles(value: unknown): CompletedFile[] {
  * and in the thread of thread_ts when given. Every file must be an upload of
  * this bot whose bytes arrived.
  *
- * TODO: Slack also accepts a completion without a channel, leaving the files
- * private to the uploader; ChatterBox files belong to a conversation, so
- * such a call fails with channel_not_found.
+ * Without a channel, Slack keeps the files private to the uploader. Every
+ * ChatterBox file belongs to a conversation, so such files go to the bot's
+ * direct message with itself, attached to no message: only the bot can read
+ * them, through url_private with its token. initial_comment and thread_ts
+ * are then ignored.
  */
 const completeUploadMethod: SlackMethod = async (call) => {
   const requested = readCompletedFiles(optionalJson(call.args, 'files'));
   if (optionalString(call.args, 'channel_id') === undefined && optionalString(call.args, 'channels') !== undefined) {
     call.args.channel_id = optionalString(call.args, 'channels')!.split(',')[0];
   }
-  const access = await accessChannelArg(call, 'write', 'channel_id');
-  const conversationId = access.conversation.id;
-  const root = optionalString(call.args, 'thread_ts') ? await requireMessageByTs(call, conversationId, 'thread_ts', 'thread_not_found') : undefined;
+  const shared = optionalString(call.args, 'channel_id') !== undefined;
+  const conversationId = shared ? (await accessChannelArg(call, 'write', 'channel_id')).conversation.id : (await openDirectMessage(call.ctx, call.auth, call.auth.teamId, [])).conversation.id;
+  const root = shared && optionalString(call.args, 'thread_ts') ? await requireMessageByTs(call, conversationId, 'thread_ts', 'thread_not_found') : undefined;
 
   const db = call.ctx.storage.db;
   const uploads = await db
@@ -150,6 +153,10 @@ const completeUploadMethod: SlackMethod = async (call) => {
     await db.deleteFrom('slack_uploads').where('id', '=', upload.id).execute();
     files.push({ row, title: file.title ?? null });
   }
+  if (!shared) {
+    call.ctx.logger.info({ component: 'slack', botUserId: call.auth.user.id, fileIds: files.map((file) => file.row.id) }, 'slack upload completed without a channel; kept private');
+    return { files: files.map((file) => presentSlackFile(file.row, file.title, call.baseUrl, false)) };
+  }
 
   const comment = optionalString(call.args, 'initial_comment') ?? '';
   const names = await resolveSlackNames(db, call.auth.teamId, comment);
@@ -161,7 +168,7 @@ const completeUploadMethod: SlackMethod = async (call) => {
     call.address,
     botOrigin(null),
   );
-  return { files: files.map((file) => presentSlackFile(file.row, file.title, call.baseUrl)) };
+  return { files: files.map((file) => presentSlackFile(file.row, file.title, call.baseUrl, true)) };
 };
 
 export const fileMethods: Record<string, SlackMethod> = {

@@ -7,8 +7,9 @@ import { presentSlackMessage } from './present.js';
 /**
  * Presents stored messages as Slack message objects, with their reactions,
  * files, the ts of their thread roots and whether their authors are bots.
+ * `baseUrl` is this server's origin, which makes the files' URLs absolute.
  */
-export async function presentSlackMessages(db: Db, rows: readonly MessageRow[]): Promise<Array<Record<string, unknown>>> {
+export async function presentSlackMessages(db: Db, rows: readonly MessageRow[], baseUrl: string): Promise<Array<Record<string, unknown>>> {
   if (rows.length === 0) return [];
   const views = await presentMessages(db, rows);
   const rootIds = [...new Set(rows.flatMap((row) => (row.root_id === null ? [] : [row.root_id])))];
@@ -19,11 +20,11 @@ export async function presentSlackMessages(db: Db, rows: readonly MessageRow[]):
   const botIds = new Set(bots.map((bot) => bot.id));
 
   return rows.map((row, index) =>
-    presentSlackMessage(row, views[index]!, row.root_id === null ? undefined : rootTs.get(row.root_id), botIds.has(row.author_id)),
+    presentSlackMessage(row, views[index]!, row.root_id === null ? undefined : rootTs.get(row.root_id), botIds.has(row.author_id), baseUrl),
   );
 }
 
-export async function presentSlackMessageOne(db: Db, row: MessageRow): Promise<Record<string, unknown>> {
-  const [message] = await presentSlackMessages(db, [row]);
+export async function presentSlackMessageOne(db: Db, row: MessageRow, baseUrl: string): Promise<Record<string, unknown>> {
+  const [message] = await presentSlackMessages(db, [row], baseUrl);
   return message!;
 }

@@ -90,7 +90,7 @@ const searchMessagesMethod: SlackMethod = async (call) => {
     const row = hit.messageId === null ? undefined : byId.get(hit.messageId);
     return row === undefined ? [] : [row];
   });
-  const messages = await presentSlackMessages(db, ordered);
+  const messages = await presentSlackMessages(db, ordered, call.baseUrl);
   const channels = await findConversationsByIds(db, ordered.map((row) => row.conversation_id));
   const channelOf = new Map(channels.map((channel) => [channel.id, { id: channel.id, name: channel.name ?? channel.id, is_private: channel.kind !== 'public' }]));
   const total = outcome.total ?? ordered.length;

@@ -1,5 +1,6 @@
 import type { Message } from '../../messages/schemas.js';
 import type { ConversationRow, FileRow, MessageRow, UserRow, TeamRole } from '../../storage/schema.js';
+import { contentPath } from '../../files/present.js';
 import type { FileView } from '../../files/schemas.js';
 import { markdownToSlack } from '../markup.js';
 import { tsOf } from './ts.js';
@@ -17,9 +18,10 @@ export interface BotProfile {
 /**
  * Presents a message as Slack's message object. `row` is the stored message
  * and `view` its presented form with reactions and files. `rootTs` is the ts
- * of the thread root when the message is a reply.
+ * of the thread root when the message is a reply, and `baseUrl` this
+ * server's origin, for the files' download URLs.
  */
-export function presentSlackMessage(row: MessageRow, view: Message, rootTs: string | undefined, authorIsBot: boolean): Record<string, unknown> {
+export function presentSlackMessage(row: MessageRow, view: Message, rootTs: string | undefined, authorIsBot: boolean, baseUrl: string): Record<string, unknown> {
   const ts = tsOf(row);
   const usernames = new Map<string, string>();
   for (const mention of view.entities.mentions) {
@@ -52,7 +54,7 @@ export function presentSlackMessage(row: MessageRow, view: Message, rootTs: stri
   if (view.reactions !== undefined && view.reactions.length > 0) {
     message.reactions = view.reactions.map((reaction) => ({ name: reaction.shortcode, users: reaction.user_ids, count: reaction.count }));
   }
-  if (view.files !== undefined && view.files.length > 0) message.files = view.files.map((file) => presentSlackFileView(file));
+  if (view.files !== undefined && view.files.length > 0) message.files = view.files.map((file) => presentSlackFileView(file, baseUrl));
   return message;
 }
 
@@ -123,10 +125,11 @@ export function presentSlackUser(row: UserRow, teamId: string, role: TeamRole | 
 }
 
 /**
- * Presents a stored file as Slack's file object, with download URLs on this server.
- * TODO: file downloads accept sessions and signed links but not bot tokens, so a bot cannot fetch url_private.
+ * Presents a stored file as Slack's file object, with download URLs on this
+ * server, which accept the bot's token. A file that no message shares lists
+ * no channels, as Slack's private files do.
  */
-export function presentSlackFile(row: FileRow, title: string | null, baseUrl: string): Record<string, unknown> {
+export function presentSlackFile(row: FileRow, title: string | null, baseUrl: string, shared: boolean): Record<string, unknown> {
   return {
     id: row.id,
     created: seconds(row.created_at),
@@ -137,13 +140,13 @@ export function presentSlackFile(row: FileRow, title: string | null, baseUrl: st
     filetype: fileTypeOf(row.name),
     size: Number(row.size),
     user: row.uploader_id,
-    url_private: `${baseUrl}/api/files/${row.id}/content`,
-    url_private_download: `${baseUrl}/api/files/${row.id}/content?download=1`,
-    channels: [row.conversation_id],
+    url_private: `${baseUrl}${contentPath(row.id)}`,
+    url_private_download: `${baseUrl}${contentPath(row.id)}?download=1`,
+    channels: shared ? [row.conversation_id] : [],
   };
 }
 
-function presentSlackFileView(file: FileView): Record<string, unknown> {
+function presentSlackFileView(file: FileView, baseUrl: string): Record<string, unknown> {
   return {
     id: file.id,
     name: file.name,
@@ -152,7 +155,8 @@ function presentSlackFileView(file: FileView): Record<string, unknown> {
     filetype: fileTypeOf(file.name),
     size: file.size,
     user: file.uploader_id,
-    url_private: file.url,
+    url_private: `${baseUrl}${file.url}`,
+    url_private_download: `${baseUrl}${file.url}?download=1`,
   };
 }
 

@@ -6,8 +6,8 @@ import { AppError } from '../../platform/errors.js';
 import type { SlackImportRow, TeamRow } from '../../storage/schema.js';
 import { createTeam } from '../../teams/actions.js';
 import { findTeam, findTeamMember } from '../../teams/queries.js';
-import { findRun } from './queries.js';
-import { createImportRun, executeImportRun } from './run.js';
+import { findRun, hasLiveRun } from './queries.js';
+import { createImportRun, executeImportRun, interruptStaleRuns, RUN_STALE_MS, RUNNING_MESSAGE } from './run.js';
 
 /** A run started through the API, which the node stops when it shuts down. */
 interface BackgroundRun {
@@ -15,7 +15,7 @@ interface BackgroundRun {
   done: Promise<void>;
 }
 
-/** Runs of each node by team id; one context is one node. */
+/** Runs of each node by run id; one context is one node. */
 const runningByContext = new WeakMap<AppContext, Map<string, BackgroundRun>>();
 
 function runningOf(ctx: AppContext): Map<string, BackgroundRun> {
@@ -41,13 +41,25 @@ export async function accessImportTeam(ctx: AppContext, auth: Auth, teamId: stri
   return team;
 }
 
-/** Source of a run's export: a path on the server (server admins only) or an uploaded zip. */
-export type ImportInput = { path: string } | { uploadedZip: string };
+/**
+ * Raises IMPORT_RUNNING when a live run of the team exists, so an upload is
+ * rejected before its body is stored. createImportRun checks again.
+ */
+export async function checkNoLiveRun(ctx: AppContext, teamId: string): Promise<void> {
+  if (await hasLiveRun(ctx.storage.db, teamId, ctx.now() - RUN_STALE_MS)) throw new AppError('IMPORT_RUNNING', RUNNING_MESSAGE);
+}
+
+/**
+ * Source of a run's export: a path on the server (server admins only) or an
+ * uploaded zip, stored as `<runId>.zip` so the sweep can tell whose it is.
+ */
+export type ImportInput = { path: string } | { uploadedZip: string; runId: string };
 
 /**
  * Starts an import in the background and returns its run row at once. A
  * server path is read only for server admins, because it exposes the
- * server's files. An uploaded zip is deleted when the run ends.
+ * server's files. A live run of the team raises IMPORT_RUNNING. An uploaded
+ * zip is deleted when the run ends, whether it succeeded or failed.
  */
 export async function startImport(ctx: AppContext, auth: Auth, teamId: string, input: ImportInput): Promise<SlackImportRow> {
   const team = await accessImportTeam(ctx, auth, teamId);
@@ -55,28 +67,40 @@ export async function startImport(ctx: AppContext, auth: Auth, teamId: string, i
     throw new AppError('FORBIDDEN', 'Only server admins can import from a path on the server; upload the zip instead', { field: 'path' });
   }
   if ('path' in input && !fs.existsSync(input.path)) throw new AppError('VALIDATION_FAILED', 'No file or folder at this path on the server', { field: 'path' });
-  const running = runningOf(ctx);
-  if (running.has(team.id)) throw new AppError('IMPORT_RUNNING', 'A Slack import into this team is already running');
 
   const location = 'path' in input ? input.path : input.uploadedZip;
-  const runId = await createImportRun(ctx, team.id, 'path' in input ? input.path : 'uploaded zip', auth.user.id);
+  const runId = await createImportRun(ctx, team.id, 'path' in input ? input.path : 'uploaded zip', auth.user.id, 'runId' in input ? input.runId : undefined);
   const controller = new AbortController();
+  const running = runningOf(ctx);
   const done = executeImportRun(ctx, runId, team, location, controller.signal)
     // The run row stores the error, and executeImportRun logged it.
     .then(() => undefined, () => undefined)
     .finally(async () => {
-      running.delete(team.id);
-      if ('uploadedZip' in input) await fs.promises.rm(input.uploadedZip, { force: true });
+      running.delete(runId);
+      if ('uploadedZip' in input) await removeUploadedZip(ctx, input.uploadedZip, runId);
     });
-  running.set(team.id, { controller, done });
+  running.set(runId, { controller, done });
   return getImportRun(ctx, auth, team.id, runId);
 }
 
-/** Returns a run of the team with its report so far. */
+/** Deletes an uploaded zip; a failure is logged, and the sweep deletes the file later. */
+export async function removeUploadedZip(ctx: AppContext, file: string, runId: string): Promise<void> {
+  try {
+    await fs.promises.rm(file, { force: true });
+  } catch (error) {
+    ctx.logger.warn({ component: 'slack-import', runId, err: error }, 'deleting the uploaded Slack export failed');
+  }
+}
+
+/** Returns a run of the team with its report so far; a stale running run is marked interrupted first. */
 export async function getImportRun(ctx: AppContext, auth: Auth, teamId: string, runId: string): Promise<SlackImportRow> {
   const team = await accessImportTeam(ctx, auth, teamId);
-  const run = await findRun(ctx.storage.db, team.id, runId);
+  let run = await findRun(ctx.storage.db, team.id, runId);
   if (run === undefined) throw new AppError('IMPORT_NOT_FOUND', 'Import run not found', { field: 'importId' });
+  if (run.status === 'running' && Number(run.updated_at) < ctx.now() - RUN_STALE_MS) {
+    await interruptStaleRuns(ctx, team.id);
+    run = (await findRun(ctx.storage.db, team.id, runId)) ?? run;
+  }
   return run;
 }
 

@@ -9,6 +9,7 @@ import type { MentionEntity } from '../../mentions/entities.js';
 import type { SlackMessage } from './export-types.js';
 import { discardStoredBytes, recordFiles, storeFileBytes, type FileWork } from './files.js';
 import { classifySubtype, convertMessage, filesOf, TS_PATTERN, tsKey, tsToMillis, type SubtypeClass } from './message-rows.js';
+import { JsonArrayError, readJsonArray } from './json-array.js';
 import { findImportedTs } from './queries.js';
 import { reportProblem } from './report.js';
 import type { ImportState, MappedConversation, MappedUser } from './state.js';
@@ -16,9 +17,13 @@ import { findOrCreateBot, SLACKBOT_ID } from './users.js';
 
 /**
  * Messages written per transaction. Larger batches cost fewer commits, and a
- * batch is the most a killed run loses. Memory keeps one batch plus one day file.
+ * batch is the most a killed run loses. Memory keeps one batch plus up to
+ * this many entries of the day file being read.
  */
 export const MESSAGE_BATCH_SIZE = 2000;
+
+/** Largest entry of a day file; a larger one is reported as damage. Slack caps a message's text at 40,000 characters. */
+export const MAX_ENTRY_BYTES = 4 * 1024 * 1024;
 
 const MAX_REPLY_USERS = 10;
 
@@ -43,33 +48,114 @@ export async function importConversationMessages(state: ImportState, slackId: st
 
   let batch: PendingMessage[] = [];
   for (const path of dayFiles) {
-    for (const message of await readDayFile(state, path)) {
-      batch.push({ message, path });
-      if (batch.length >= MESSAGE_BATCH_SIZE) {
-        await writeBatch(state, slackId, conversation, batch);
-        batch = [];
+    for await (const messages of readDayFile(state, path)) {
+      for (const message of messages) {
+        batch.push({ message, path });
+        if (batch.length >= MESSAGE_BATCH_SIZE) {
+          await writeBatch(state, slackId, conversation, batch);
+          batch = [];
+        }
       }
     }
   }
   if (batch.length > 0) await writeBatch(state, slackId, conversation, batch);
 }
 
-/** Reads one day file and returns its valid messages in ts order; a bad file or entry is reported and skipped. */
-async function readDayFile(state: ImportState, path: string): Promise<SlackMessage[]> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse((await state.source.readText(path)) ?? '[]');
-  } catch (error) {
-    reportProblem(state.report, { kind: 'messages', path, reason: `invalid JSON: ${(error as Error).message}` });
-    return [];
+/**
+ * Reads one day file entry by entry and yields its valid messages in blocks,
+ * each sorted by ts. A day of at most MESSAGE_BATCH_SIZE entries is one block,
+ * read in one pass. A larger day is read three times: to find that it is
+ * larger, to check the whole file, and to yield it in blocks of
+ * MESSAGE_BATCH_SIZE. So memory never holds more than one block, and a damaged
+ * file is skipped whole at any size. A bad entry is reported and skipped.
+ */
+async function* readDayFile(state: ImportState, path: string): AsyncGenerator<SlackMessage[]> {
+  const head: unknown[] = [];
+  const complete = await readEntries(state, path, (entry) => {
+    head.push(entry);
+    return head.length <= MESSAGE_BATCH_SIZE;
+  });
+  if (complete === undefined) return;
+  if (complete) {
+    yield validMessages(state, path, head);
+    return;
   }
-  if (!Array.isArray(parsed)) {
-    reportProblem(state.report, { kind: 'messages', path, reason: 'the day file is not a JSON array' });
-    return [];
+  head.length = 0;
+
+  let lastTs = '';
+  let ordered = true;
+  const checked = await readEntries(state, path, (entry) => {
+    const ts = (entry as SlackMessage | null)?.ts;
+    if (typeof ts !== 'string' || !TS_PATTERN.test(ts)) return true;
+    if (tsKey(ts) < lastTs) ordered = false;
+    lastTs = tsKey(ts);
+    return true;
+  });
+  if (checked === undefined) return;
+  if (!ordered) {
+    const reason = `more than ${MESSAGE_BATCH_SIZE} entries out of ts order; each block of ${MESSAGE_BATCH_SIZE} is numbered in ts order, the blocks in file order`;
+    reportProblem(state.report, { kind: 'messages', path, reason }, { skipped: false });
   }
 
+  let block: unknown[] = [];
+  // The file was checked, but a folder's file may change meanwhile: damage found now ends the file after the blocks before it.
+  try {
+    for await (const entry of entriesOf(state, path)) {
+      block.push(entry);
+      if (block.length < MESSAGE_BATCH_SIZE) continue;
+      const full = block;
+      block = [];
+      yield validMessages(state, path, full);
+    }
+  } catch (error) {
+    reportDamage(state, path, error);
+    return;
+  }
+  if (block.length > 0) yield validMessages(state, path, block);
+}
+
+/**
+ * Passes each entry of a day file to `onEntry` until it returns false.
+ * Returns true when the file was read to its end, false when `onEntry`
+ * stopped early, and undefined after reporting a damaged or unreadable file.
+ */
+async function readEntries(state: ImportState, path: string, onEntry: (entry: unknown) => boolean): Promise<boolean | undefined> {
+  try {
+    for await (const entry of entriesOf(state, path)) {
+      if (!onEntry(entry)) return false;
+    }
+    return true;
+  } catch (error) {
+    reportDamage(state, path, error);
+    return undefined;
+  }
+}
+
+/** Yields the entries of a day file; stopping early closes the file's stream. */
+async function* entriesOf(state: ImportState, path: string): AsyncGenerator<unknown> {
+  const stream = await state.source.openStream(path);
+  if (stream === undefined) return;
+  try {
+    yield* readJsonArray(stream, MAX_ENTRY_BYTES);
+  } finally {
+    stream.destroy();
+  }
+}
+
+function reportDamage(state: ImportState, path: string, error: unknown): void {
+  const reason =
+    error instanceof JsonArrayError
+      ? error.notArray
+        ? 'the day file is not a JSON array'
+        : `invalid JSON: ${error.message}`
+      : `the file could not be read: ${(error as Error).message}`;
+  reportProblem(state.report, { kind: 'messages', path, reason });
+}
+
+/** Returns the messages among a day file's entries, sorted by ts; an entry without a valid ts is reported and skipped. */
+function validMessages(state: ImportState, path: string, entries: unknown[]): SlackMessage[] {
   const messages: SlackMessage[] = [];
-  for (const entry of parsed as unknown[]) {
+  for (const entry of entries) {
     const message = entry as SlackMessage;
     if (typeof message !== 'object' || message === null || typeof message.ts !== 'string' || !TS_PATTERN.test(message.ts)) {
       reportProblem(state.report, { kind: 'messages', path, reason: 'an entry has no valid ts' });

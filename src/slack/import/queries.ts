@@ -29,8 +29,39 @@ export async function insertMappedId(tx: Tx, row: SlackImportIdRow): Promise<voi
   await tx.insertInto('slack_import_ids').values(row).onConflict((conflict) => conflict.doNothing()).execute();
 }
 
-export async function insertRun(db: Db, row: SlackImportRow): Promise<void> {
+export async function insertRun(db: Db | Tx, row: SlackImportRow): Promise<void> {
   await db.insertInto('slack_imports').values(row).execute();
+}
+
+/** Refreshes the heartbeat of a running run; returns false when the row is no longer 'running'. */
+export async function touchRun(db: Db, id: string, now: number): Promise<boolean> {
+  const result = await db.updateTable('slack_imports').set({ updated_at: now }).where('id', '=', id).where('status', '=', 'running').executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Marks 'running' rows not refreshed since `staleBefore` as interrupted, of one team or of all; returns their ids. */
+export async function interruptRunsBefore(db: Db | Tx, staleBefore: number, now: number, error: string, teamId?: string): Promise<string[]> {
+  let query = db
+    .updateTable('slack_imports')
+    .set({ status: 'interrupted', error, finished_at: now })
+    .where('status', '=', 'running')
+    .where('updated_at', '<', staleBefore);
+  if (teamId !== undefined) query = query.where('team_id', '=', teamId);
+  const rows = await query.returning('id').execute();
+  return rows.map((row) => row.id);
+}
+
+/** Returns true when the team has a 'running' run refreshed since `liveSince`. */
+export async function hasLiveRun(db: Db, teamId: string, liveSince: number): Promise<boolean> {
+  const row = await db.selectFrom('slack_imports').select('id').where('team_id', '=', teamId).where('status', '=', 'running').where('updated_at', '>=', liveSince).executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Returns which of the given run ids are 'running' and refreshed since `liveSince`. */
+export async function findLiveRunIds(db: Db, ids: readonly string[], liveSince: number): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.selectFrom('slack_imports').select('id').where('id', 'in', [...ids]).where('status', '=', 'running').where('updated_at', '>=', liveSince).execute();
+  return new Set(rows.map((row) => row.id));
 }
 
 export async function updateRun(db: Db, id: string, changes: Partial<Pick<SlackImportRow, 'status' | 'report' | 'error' | 'updated_at' | 'finished_at'>>): Promise<void> {

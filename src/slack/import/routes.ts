@@ -7,14 +7,19 @@ import { callerOf, requireAuth } from '../../http/auth.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { newId } from '../../platform/ids.js';
-import { accessImportTeam, getImportRun, startImport, stopImports } from './actions.js';
+import { accessImportTeam, checkNoLiveRun, getImportRun, removeUploadedZip, startImport, stopImports } from './actions.js';
 import { ImportParams, ImportRunView, presentImportRun, StartImportBody, TeamParams } from './schemas.js';
+import { startImportSweeps, uploadFolder } from './sweep.js';
 
 const tags = ['slack'];
 
 /** Registers the routes that start Slack imports and report their progress. */
 export function registerSlackImportRoutes(app: App, ctx: AppContext): void {
-  app.addHook('onClose', async () => stopImports(ctx));
+  const stopSweeps = startImportSweeps(ctx);
+  app.addHook('onClose', async () => {
+    await stopSweeps();
+    await stopImports(ctx);
+  });
   const authenticated = { onRequest: requireAuth(ctx) };
 
   app.post(
@@ -62,12 +67,14 @@ export function registerSlackImportRoutes(app: App, ctx: AppContext): void {
         const auth = callerOf(request);
         // Permission first, so a refused caller's body is never stored.
         await accessImportTeam(ctx, auth, request.params.teamId);
-        const file = await receiveZip(ctx, request.raw, request.headers['content-length']);
+        await checkNoLiveRun(ctx, request.params.teamId);
+        const runId = newId();
+        const file = await receiveZip(ctx, request.raw, request.headers['content-length'], runId);
         try {
-          const run = await startImport(ctx, auth, request.params.teamId, { uploadedZip: file });
+          const run = await startImport(ctx, auth, request.params.teamId, { uploadedZip: file, runId });
           return await reply.status(202).send(presentImportRun(run));
         } catch (error) {
-          await fs.promises.rm(file, { force: true });
+          await removeUploadedZip(ctx, file, runId);
           throw error;
         }
       },
@@ -75,14 +82,17 @@ export function registerSlackImportRoutes(app: App, ctx: AppContext): void {
   });
 }
 
-/** Streams an uploaded zip into the data folder, rejecting one past the file size limit with FILE_TOO_LARGE. */
-// TODO: the zip of a run whose node died stays in slack-imports/ until someone deletes it.
-async function receiveZip(ctx: AppContext, body: NodeJS.ReadableStream, lengthHeader: string | undefined): Promise<string> {
+/**
+ * Streams an uploaded zip into the data folder as `<runId>.zip`, rejecting one
+ * past the file size limit with FILE_TOO_LARGE. The run deletes it when it
+ * ends; the import sweep deletes the zip of a run whose node died.
+ */
+async function receiveZip(ctx: AppContext, body: NodeJS.ReadableStream, lengthHeader: string | undefined, runId: string): Promise<string> {
   const max = ctx.config.files.maxFileBytes;
   if (lengthHeader !== undefined && Number(lengthHeader) > max) throw new AppError('FILE_TOO_LARGE', `The zip is larger than ${max} bytes`, { field: 'body', max });
-  const folder = path.join(ctx.config.dataDir, 'slack-imports');
+  const folder = uploadFolder(ctx);
   await fs.promises.mkdir(folder, { recursive: true });
-  const file = path.join(folder, `${newId()}.zip`);
+  const file = path.join(folder, `${runId}.zip`);
 
   let received = 0;
   const limit = new Transform({

@@ -1,14 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { hashPassword } from '../../accounts/passwords.js';
 import type { AppContext } from '../../platform/context.js';
+import { AppError } from '../../platform/errors.js';
 import { newId } from '../../platform/ids.js';
 import { conversationStream } from '../../realtime/events.js';
+import type { Db, Tx } from '../../storage/database.js';
 import type { TeamRow } from '../../storage/schema.js';
 import { getStreamHead } from '../../storage/streams.js';
 import { importConversations } from './conversations.js';
 import type { ConversationListKind, SlackConversation, SlackUser } from './export-types.js';
 import { importConversationMessages } from './messages.js';
-import { insertRun, updateRun } from './queries.js';
+import { insertRun, interruptRunsBefore, touchRun, updateRun } from './queries.js';
 import { emptyReport, reportProblem, type ImportReport } from './report.js';
 import { openExportSource } from './source.js';
 import type { ImportState, MappedConversation } from './state.js';
@@ -25,32 +27,74 @@ const CONVERSATION_LISTS: Array<[ConversationListKind, 'channels' | 'direct_mess
 /** Minimum time between two writes of a run's progress to its row. */
 const PROGRESS_INTERVAL_MS = 1000;
 
-/** Creates the row of a new run in state 'running' and returns its id. */
-// TODO: a run whose process was killed stays 'running'; nothing marks it failed when the node starts again.
-export async function createImportRun(ctx: AppContext, teamId: string, source: string, startedBy: string | null): Promise<string> {
-  const id = newId();
+/**
+ * Interval of a running run's heartbeat, which refreshes its row's updated_at
+ * even while one step (a large users.json, many file bytes) writes no progress.
+ */
+export const RUN_HEARTBEAT_MS = 15_000;
+
+/**
+ * Age of updated_at after which a 'running' row counts as stale: its process
+ * was killed or lost the database. Eight missed heartbeats, so a busy node is
+ * not taken for a dead one. A stale run is marked 'interrupted'.
+ */
+export const RUN_STALE_MS = 120_000;
+
+export const RUNNING_MESSAGE = 'A Slack import into this team is already running; wait for it to end (a run whose node died ends when it goes stale)';
+const STALE_ERROR = 'The node running this import stopped sending its heartbeat; start the import again to resume';
+const STOPPED_ERROR = 'The node running this import shut down; start the import again to resume';
+
+/**
+ * Creates the row of a new run in state 'running' and returns its id. A
+ * stale run of the team is marked interrupted first. A live run of the team,
+ * on any node or in the command line, raises IMPORT_RUNNING: the unique index
+ * over the team's running row decides between two nodes starting at once.
+ */
+export async function createImportRun(ctx: AppContext, teamId: string, source: string, startedBy: string | null, id: string = newId()): Promise<string> {
   const now = ctx.now();
-  await insertRun(ctx.storage.db, {
-    id,
-    team_id: teamId,
-    started_by: startedBy,
-    status: 'running',
-    source,
-    report: JSON.stringify(emptyReport()),
-    error: null,
-    created_at: now,
-    updated_at: now,
-    finished_at: null,
-  });
+  try {
+    await ctx.storage.db.transaction().execute(async (tx) => {
+      await interruptStale(ctx, tx, teamId);
+      await insertRun(tx, {
+        id,
+        team_id: teamId,
+        started_by: startedBy,
+        status: 'running',
+        source,
+        report: JSON.stringify(emptyReport()),
+        error: null,
+        created_at: now,
+        updated_at: now,
+        finished_at: null,
+      });
+    });
+  } catch (error) {
+    if (!ctx.storage.dialect.isUniqueViolation(error)) throw error;
+    throw new AppError('IMPORT_RUNNING', RUNNING_MESSAGE);
+  }
   return id;
+}
+
+/** Marks the stale running runs of a team, or of every team, as interrupted and returns their ids. */
+export async function interruptStaleRuns(ctx: AppContext, teamId?: string): Promise<string[]> {
+  return interruptStale(ctx, ctx.storage.db, teamId);
+}
+
+async function interruptStale(ctx: AppContext, db: Db | Tx, teamId?: string): Promise<string[]> {
+  const now = ctx.now();
+  const ids = await interruptRunsBefore(db, now - RUN_STALE_MS, now, STALE_ERROR, teamId);
+  for (const runId of ids) ctx.logger.warn({ component: 'slack-import', runId, teamId, staleMs: RUN_STALE_MS }, 'marked a stale Slack import interrupted');
+  return ids;
 }
 
 /**
  * Imports a Slack export (folder or zip) into a team and keeps the run's row
- * up to date: its report at most every second while running, and its final
- * status. Problems with single files go into the report. An error that stops
- * the whole run (unreadable zip, lost database) marks the run failed and is
- * thrown. Running it again on the same export adds only what is missing.
+ * up to date: a heartbeat every RUN_HEARTBEAT_MS, its report at most every
+ * second while running, and its final status. Problems with single files go
+ * into the report. An error that stops the whole run (unreadable zip, lost
+ * database) marks the run failed and is thrown. A run stopped through
+ * `signal`, or found marked interrupted by another node, ends 'interrupted'.
+ * Running it again on the same export adds only what is missing.
  */
 export async function executeImportRun(ctx: AppContext, runId: string, team: TeamRow, location: string, signal?: AbortSignal): Promise<ImportReport> {
   const report = emptyReport();
@@ -61,15 +105,22 @@ export async function executeImportRun(ctx: AppContext, runId: string, team: Tea
     lastWrite = Date.now();
     await updateRun(ctx.storage.db, runId, { report: JSON.stringify(report), updated_at: ctx.now() });
   };
+  const heartbeat = startHeartbeat(ctx, runId, team.id);
+  const stop = signal === undefined ? heartbeat.signal : AbortSignal.any([signal, heartbeat.signal]);
   ctx.logger.info({ component: 'slack-import', runId, teamId: team.id }, 'Slack import started');
 
   try {
-    await importExport(ctx, team, location, report, { signal, onProgress: saveProgress });
+    await importExport(ctx, team, location, report, { signal: stop, onProgress: saveProgress });
   } catch (error) {
-    const status = signal?.aborted ? 'stopped' : 'failed';
+    const status = stop.aborted ? 'interrupted' : 'failed';
+    let message = (error as Error).message;
+    if (heartbeat.signal.aborted) message = STALE_ERROR;
+    if (signal?.aborted) message = STOPPED_ERROR;
     ctx.logger.error({ component: 'slack-import', runId, teamId: team.id, err: error }, `Slack import ${status}`);
-    await updateRun(ctx.storage.db, runId, { status: 'failed', error: (error as Error).message, report: JSON.stringify(report), updated_at: ctx.now(), finished_at: ctx.now() });
+    await updateRun(ctx.storage.db, runId, { status, error: message, report: JSON.stringify(report), updated_at: ctx.now(), finished_at: ctx.now() });
     throw error;
+  } finally {
+    heartbeat.stop();
   }
 
   await updateRun(ctx.storage.db, runId, { status: 'done', report: JSON.stringify(report), updated_at: ctx.now(), finished_at: ctx.now() });
@@ -78,6 +129,27 @@ export async function executeImportRun(ctx: AppContext, runId: string, team: Tea
     'Slack import finished',
   );
   return report;
+}
+
+/**
+ * Refreshes the run's updated_at every RUN_HEARTBEAT_MS. When the row is no
+ * longer 'running', another node took this run for dead and a new run may
+ * have started, so the returned signal aborts this one between two batches.
+ */
+function startHeartbeat(ctx: AppContext, runId: string, teamId: string): { signal: AbortSignal; stop: () => void } {
+  const controller = new AbortController();
+  const timer = setInterval(() => {
+    touchRun(ctx.storage.db, runId, ctx.now()).then(
+      (running) => {
+        if (running || controller.signal.aborted) return;
+        ctx.logger.warn({ component: 'slack-import', runId, teamId }, 'Slack import was marked interrupted elsewhere; stopping it');
+        controller.abort();
+      },
+      (error: unknown) => ctx.logger.warn({ component: 'slack-import', runId, teamId, err: error }, 'Slack import heartbeat failed'),
+    );
+  }, RUN_HEARTBEAT_MS);
+  timer.unref();
+  return { signal: controller.signal, stop: () => clearInterval(timer) };
 }
 
 async function importExport(

@@ -16,7 +16,7 @@ const Counts = Type.Object({ imported: Type.Integer(), merged: Type.Integer(), e
 export const ImportRunView = Type.Object({
   id: Id,
   team_id: Id,
-  status: Type.Union([Type.Literal('running'), Type.Literal('done'), Type.Literal('failed')]),
+  status: Type.Union([Type.Literal('running'), Type.Literal('done'), Type.Literal('failed'), Type.Literal('interrupted')]),
   source: Type.String(),
   error: Type.Union([Type.String(), Type.Null()]),
   created_at: IsoTime,
