@@ -10,7 +10,7 @@
  * argon2 hashing, and the figure is about sockets, not accounts.
  */
 import type WebSocket from 'ws';
-import { MAX_FOREIGN_CPU, readRssBytes, sleep, startForeignCpuMeter, waitForQuietMachine } from './lib/proc.js';
+import { MAX_FOREIGN_CPU, readCpuMs, readRssBytes, sleep, startForeignCpuMeter, waitForQuietMachine } from './lib/proc.js';
 import { addRow, progress, recordForeignCpu, type RunSettings } from './lib/report.js';
 import { makeDataDir, startChatterBox, startRawServer, type RunningServer } from './lib/servers.js';
 import { createChannel, createTeam, registerUsers, type BenchUser } from './lib/setup.js';
@@ -33,6 +33,8 @@ interface ConnectionSetup {
 
 interface PhaseResult {
   stormMs: number;
+  /** Server CPU time spent during the storm, which other processes on the machine disturb less than its duration. */
+  stormCpuMs: number;
   bytesPerConnection: Map<number, number>;
   foreignCpuFraction: number;
 }
@@ -77,7 +79,9 @@ async function openBatch(server: RunningServer, setup: ConnectionSetup, from: nu
 }
 
 async function runPhase(kind: 'raw' | 'chatterbox', setup: ConnectionSetup, counts: readonly number[], settings: RunSettings): Promise<PhaseResult> {
-  const server = kind === 'raw' ? await startRawServer() : await startChatterBox({ dataDir: setup.dataDir });
+  // BENCH_CPU_PROFILE_DIR=<folder> writes a V8 CPU profile of each ChatterBox server run there.
+  const cpuProfileDir = process.env.BENCH_CPU_PROFILE_DIR;
+  const server = kind === 'raw' ? await startRawServer() : await startChatterBox({ dataDir: setup.dataDir, cpuProfileDir });
   const sockets: WebSocket[] = [];
   const settleMs = settings.smoke ? SETTLE_MS / 10 : SETTLE_MS;
   try {
@@ -87,10 +91,15 @@ async function runPhase(kind: 'raw' | 'chatterbox', setup: ConnectionSetup, coun
     const meter = startForeignCpuMeter([server.pid]);
     const bytesPerConnection = new Map<number, number>();
     let stormMs = Number.NaN;
+    let stormCpuMs = Number.NaN;
 
     for (const count of counts) {
+      const cpuBefore = readCpuMs(server.pid);
       const batch = await openBatch(server, setup, sockets.length, count - sockets.length);
-      if (sockets.length === 0) stormMs = batch.openMs;
+      if (sockets.length === 0) {
+        stormMs = batch.openMs;
+        stormCpuMs = readCpuMs(server.pid) - cpuBefore;
+      }
       sockets.push(...batch.sockets);
       await sleep(settleMs);
       const rss = readRssBytes(server.pid);
@@ -99,8 +108,8 @@ async function runPhase(kind: 'raw' | 'chatterbox', setup: ConnectionSetup, coun
     }
     const foreignCpuFraction = meter();
     recordForeignCpu('connections', foreignCpuFraction);
-    progress(`${kind}: first ${counts[0]} connections took ${formatNumber(stormMs)} ms; others ${formatNumber(foreignCpuFraction * 100)}%`);
-    return { stormMs, bytesPerConnection, foreignCpuFraction };
+    progress(`${kind}: first ${counts[0]} connections took ${formatNumber(stormMs)} ms and ${formatNumber(stormCpuMs)} ms of server CPU; others ${formatNumber(foreignCpuFraction * 100)}%`);
+    return { stormMs, stormCpuMs, bytesPerConnection, foreignCpuFraction };
   } finally {
     await closeAll(sockets);
     await server.stop();
@@ -110,6 +119,7 @@ async function runPhase(kind: 'raw' | 'chatterbox', setup: ConnectionSetup, coun
 export async function runConnections(settings: RunSettings, counts: readonly number[]): Promise<void> {
   const setup = await buildSetup(settings.smoke ? SMOKE_USERS : USERS);
   const storm = { raw: [] as number[], chatterbox: [] as number[] };
+  const stormCpu = { raw: [] as number[], chatterbox: [] as number[] };
   const memory = new Map<number, { raw: number[]; chatterbox: number[] }>(counts.map((count) => [count, { raw: [], chatterbox: [] }]));
   const disturbed: number[] = [];
 
@@ -122,6 +132,8 @@ export async function runConnections(settings: RunSettings, counts: readonly num
 
     storm.raw.push(mean([rawBefore.stormMs, rawAfter.stormMs]));
     storm.chatterbox.push(chatterbox.stormMs);
+    stormCpu.raw.push(mean([rawBefore.stormCpuMs, rawAfter.stormCpuMs]));
+    stormCpu.chatterbox.push(chatterbox.stormCpuMs);
     for (const count of counts) {
       memory.get(count)!.raw.push(mean([rawBefore.bytesPerConnection.get(count)!, rawAfter.bytesPerConnection.get(count)!]));
       memory.get(count)!.chatterbox.push(chatterbox.bytesPerConnection.get(count)!);
@@ -154,6 +166,17 @@ export async function runConnections(settings: RunSettings, counts: readonly num
     chatterbox: storm.chatterbox,
     ratios,
     met: settings.smoke ? undefined : median(ratios) <= 3,
+    note,
+  });
+  const cpuRatios = stormCpu.chatterbox.map((value, index) => value / stormCpu.raw[index]!);
+  addRow({
+    figure: `server CPU during the connect storm, ${counts[0]} clients`,
+    unit: 'ms',
+    goal: 'none (explains the storm figure)',
+    raw: stormCpu.raw,
+    chatterbox: stormCpu.chatterbox,
+    ratios: cpuRatios,
+    met: undefined,
     note,
   });
 }

@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { Auth } from '../accounts/actions.js';
-import { findConversation, isConversationMember, listConversationsOfUser } from '../conversations/queries.js';
+import { findConversation, isConversationMember, listConversationIdsOfUser } from '../conversations/queries.js';
 import { findTeamMember } from '../teams/queries.js';
 import type { AppContext } from '../platform/context.js';
 import type { Logger } from '../platform/logger.js';
@@ -282,7 +282,7 @@ export class Connection {
     }
 
     const teamIds = await listTeamIdsOfUser(db, userId);
-    const conversations = await listConversationsOfUser(db, userId);
+    const conversations = await listConversationIdsOfUser(db, userId);
     if (this.#isClosed()) return;
 
     const streams: StreamId[] = teamIds.map(teamStream);
@@ -347,15 +347,14 @@ export class Connection {
     const firstPages = await this.#readFirstPages(toFill);
     // A stream left or joined again during the read is filled by the code that joined it.
     const unchanged = toFill.filter((stream) => this.#streams.get(stream) === states.get(stream));
-    await Promise.all(unchanged.map((stream) => this.#fill(stream, firstPages?.get(stream))));
+    await Promise.all(unchanged.map((stream) => this.#fill(stream, firstPages.get(stream))));
   }
 
   /**
    * Reads the first page of stored events of every stream in one query, where a socket would
-   * otherwise send one query per stream as it starts. Returns undefined when the streams hold
-   * more than one page in all, and each stream then reads its own pages.
+   * otherwise send one query per stream as it starts. The deleted-message check runs once too.
    */
-  async #readFirstPages(streams: readonly StreamId[]): Promise<Map<StreamId, StreamEvent[]> | undefined> {
+  async #readFirstPages(streams: readonly StreamId[]): Promise<Map<StreamId, StreamEvent[]>> {
     const positions = new Map<StreamId, number>();
     for (const stream of streams) {
       const state = this.#streams.get(stream);
@@ -365,7 +364,6 @@ export class Connection {
       positions.set(stream, state.delivered);
     }
     const pages = await listEventsAfterEach(this.#ctx.storage.db, positions, FILL_PAGE_SIZE);
-    if (pages === undefined) return undefined;
 
     const redacted = await redactDeletedMessages(this.#ctx.storage.db, [...pages.values()].flat());
     const byStream = new Map<StreamId, StreamEvent[]>([...pages.keys()].map((stream) => [stream, []]));

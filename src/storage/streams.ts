@@ -63,33 +63,32 @@ export async function listEventsAfter(db: Db, stream: StreamId, afterSeq: number
 const STREAMS_PER_QUERY = 500;
 
 /**
- * Reads the stored events after a position in each of several streams, oldest first within each
- * stream, with one query per 500 streams instead of one per stream. Returns undefined when more
- * than `limit` events match in all, so that the caller reads the streams one page at a time.
+ * Reads the first `limitPerStream` stored events after a position in each of several streams,
+ * oldest first, with one query per 500 streams instead of one per stream. Each stream's page is
+ * its own index range scan joined by UNION ALL, which SQLite and PostgreSQL run without merging
+ * row sets as they do for an OR of the same conditions.
  */
 export async function listEventsAfterEach(
   db: Db,
   positions: ReadonlyMap<StreamId, number>,
-  limit: number,
-): Promise<Map<StreamId, StreamEvent[]> | undefined> {
+  limitPerStream: number,
+): Promise<Map<StreamId, StreamEvent[]>> {
+  if (!Number.isSafeInteger(limitPerStream) || limitPerStream < 1) throw new RangeError(`limitPerStream must be a positive integer, got ${limitPerStream}`);
   const entries = [...positions];
   const events = new Map<StreamId, StreamEvent[]>(entries.map(([stream]) => [stream, []]));
-  let total = 0;
 
   for (let start = 0; start < entries.length; start += STREAMS_PER_QUERY) {
-    const chunk = entries.slice(start, start + STREAMS_PER_QUERY);
-    const rows = await db
-      .selectFrom('events')
-      .selectAll()
-      .where((eb) => eb.or(chunk.map(([stream, afterSeq]) => eb.and([eb('stream_id', '=', stream), eb('seq', '>', afterSeq)]))))
-      .orderBy('stream_id')
-      .orderBy('seq')
-      .limit(limit + 1 - total)
-      .execute();
-    total += rows.length;
-    if (total > limit) return undefined;
-    for (const row of rows) events.get(row.stream_id)!.push(toStreamEvent(row));
+    // SQLite accepts ORDER BY and LIMIT in a UNION ALL member only inside a subquery. With a bound
+    // LIMIT it ran the 22 subqueries of a typical user ten times slower than with a literal one.
+    const pages = entries.slice(start, start + STREAMS_PER_QUERY).map(
+      ([stream, afterSeq]) => sql`SELECT * FROM (SELECT stream_id, seq, type, payload, created_at FROM events
+        WHERE stream_id = ${stream} AND seq > ${afterSeq} ORDER BY seq LIMIT ${sql.lit(limitPerStream)}) AS page`,
+    );
+    const result = await sql<EventRow>`${sql.join(pages, sql` UNION ALL `)}`.execute(db);
+    for (const row of result.rows) events.get(row.stream_id)!.push(toStreamEvent(row));
   }
+  // UNION ALL keeps no order between its members' rows, so each page is sorted here.
+  for (const page of events.values()) page.sort((a, b) => a.seq - b.seq);
   return events;
 }
 
