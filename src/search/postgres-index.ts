@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Token } from './analyzer.js';
 import type { Db, Tx } from '../storage/database.js';
 import { allOf, documentConditions } from './conditions.js';
+import { orderByRelevance, rankCandidates } from './rank.js';
 import type { TextTerm } from './query-parser.js';
 import type { PageBounds, ResolvedSearch, SearchDocument, SearchHit, SearchIndex } from './search-index.js';
 
@@ -55,6 +56,24 @@ export class PostgresSearchIndex implements SearchIndex {
     const result = await sql<{ count: number }>`SELECT count(*) AS count FROM (
       SELECT 1 FROM search_documents d WHERE ${allOf(conditions)} LIMIT ${cap + 1}) AS matches`.execute(db);
     return Number(result.rows[0]?.count ?? 0);
+  }
+
+  /**
+   * Ranks with PostgreSQL's `ts_rank` over the candidates' stored tsvectors,
+   * divided by 1 + the logarithm of the document's length (option 1). For 500
+   * candidates of 300,000 messages this query took about 2 ms, where reading
+   * and analysing their text in this process took 22-30 ms of CPU. A
+   * candidate deleted since it was listed scores 0.
+   */
+  async rankCandidates(db: Db, hits: readonly SearchHit[], terms: readonly TextTerm[]): Promise<SearchHit[]> {
+    const query = includedQuery(terms);
+    if (query === undefined || hits.length === 0) return rankCandidates(db, hits, terms);
+
+    const docIds = hits.map((hit) => hit.docId);
+    const result = await sql<{ doc_id: number | string; score: number }>`SELECT doc_id, ts_rank(tsv, ${query}::tsquery, 1) AS score
+      FROM search_documents WHERE doc_id = ANY(${docIds}::bigint[])`.execute(db);
+    const scores = new Map(result.rows.map((row) => [Number(row.doc_id), Number(row.score)]));
+    return orderByRelevance(hits.map((hit) => ({ ...hit, score: scores.get(hit.docId) ?? 0 })));
   }
 }
 

@@ -87,8 +87,8 @@ export function countTerms(text: string, terms: readonly TextTerm[], matchesByWo
  * weighs the same. Computing IDF needs a count of each term's documents in the
  * whole index: FTS5's bm25() spent about 90 ms on it, even with LIMIT 1, for
  * a word in 768,000 of the 1,000,000 messages of bench/search.ts (busy 2-core
- * machine). Texts are analysed with the indexing analyser, so both engines
- * rank the same candidates the same way.
+ * machine). Texts are analysed with the indexing analyser. SQLite ranks
+ * with this function; PostgreSQL uses it only for a query without words.
  */
 export async function rankCandidates(db: Db, hits: readonly SearchHit[], terms: readonly TextTerm[]): Promise<SearchHit[]> {
   if (terms.length === 0) return [...hits].sort((a, b) => b.docId - a.docId).map((hit) => ({ ...hit, score: 0 }));
@@ -103,7 +103,12 @@ export async function rankCandidates(db: Db, hits: readonly SearchHit[], terms: 
     const score = frequencies.reduce((sum, frequency) => sum + (frequency * (K1 + 1)) / (frequency + normalisation), 0);
     return { ...hit, score };
   });
-  return scored.sort((a, b) => b.score - a.score || b.docId - a.docId);
+  return orderByRelevance(scored);
+}
+
+/** Sorts scored hits best first, then newest first. */
+export function orderByRelevance(hits: Array<SearchHit & { score: number }>): SearchHit[] {
+  return hits.sort((a, b) => b.score - a.score || b.docId - a.docId);
 }
 
 /** Counts the terms in each candidate: a message's text, or a file's name and type. */

@@ -4,7 +4,6 @@ import { accessTeam } from '../teams/access.js';
 import { decodeCursor, encodeCursor, hashSearch, type SearchCursor, type SearchSort } from './cursor.js';
 import { checkTimeZone } from './dates.js';
 import { parseSearchQuery, type TextTerm } from './query-parser.js';
-import { rankCandidates } from './rank.js';
 import { resolveSearch } from './resolve.js';
 import { searchIndexFor, type ResolvedSearch, type SearchHit, type SearchKind } from './search-index.js';
 
@@ -12,8 +11,8 @@ import { searchIndexFor, type ResolvedSearch, type SearchHit, type SearchKind } 
  * How many of the newest matches a relevance search ranks. Ranking every match
  * of a common word costs seconds on a million messages (FTS5's bm25 and
  * PostgreSQL's ts_rank alike), so relevance orders the newest matches only.
- * Ranking analyses each candidate's text, which is most of a relevance
- * search's time (see rank.ts).
+ * On SQLite, ranking analyses each candidate's text, which is most of a
+ * relevance search's time (see rank.ts).
  */
 export const RELEVANCE_CANDIDATES = 500;
 
@@ -95,7 +94,7 @@ async function searchByRelevance(ctx: AppContext, search: ResolvedSearch, cursor
   // Later pages rank the same candidates: none newer than the first page's newest.
   const maxDocId = cursor?.maxDocId ?? candidates.reduce((max, hit) => Math.max(max, hit.docId), 0);
 
-  const ranked = await rankCandidates(ctx.storage.reader, candidates, search.include);
+  const ranked = await index.rankCandidates(ctx.storage.reader, candidates, search.include);
   const start = cursor === undefined ? 0 : nextPosition(ranked, cursor);
   const hits = ranked.slice(start, start + limit);
   const last = hits[hits.length - 1];

@@ -80,6 +80,8 @@ export interface SearchIndex {
   listNewest(db: Db, search: ResolvedSearch, bounds: PageBounds, limit: number): Promise<SearchHit[]>;
   /** Counts matches, stopping at `cap + 1`. */
   countMatches(db: Db, search: ResolvedSearch, cap: number): Promise<number>;
+  /** Scores candidates for the included terms and orders them best first, then newest first. */
+  rankCandidates(db: Db, hits: readonly SearchHit[], terms: readonly TextTerm[]): Promise<SearchHit[]>;
 }
 
 const indexes = { sqlite: new SqliteSearchIndex(), postgres: new PostgresSearchIndex() };
