@@ -229,25 +229,33 @@ describe('broken export', () => {
 });
 
 describe('day files larger than a batch', () => {
-  let run: RunView;
-  let teamId: string;
+  // A server that reads every day file entry by entry, as it does files too large to parse whole.
+  let streaming: TestServer;
+  const runs = new Map<'whole' | 'streamed', { run: RunView; teamId: string; server: TestServer }>();
   let perChannel: number;
 
   beforeAll(async () => {
+    streaming = await startServer({ slackImportWholeFileMaxBytes: 0 });
+    const streamingAdmin = await buildUser(streaming.url, 'admin');
     const folder = path.join(scratch, 'large-days');
-    // One day file per channel, each longer than a batch, so each is read in blocks.
+    // One day file per channel, each longer than a batch, so a streamed one is read in blocks.
     perChannel = MESSAGE_BATCH_SIZE + 50;
     generateSlackExport(folder, { messages: perChannel * 3, channels: 3, users: 10, messagesPerDay: perChannel });
     const damaged = path.join(folder, 'channel-1', '2017-01-01.json');
     fs.writeFileSync(damaged, fs.readFileSync(damaged, 'utf8').slice(0, -100));
     const unordered = path.join(folder, 'channel-2', '2017-01-01.json');
     fs.writeFileSync(unordered, JSON.stringify((JSON.parse(fs.readFileSync(unordered, 'utf8')) as unknown[]).reverse()));
-    teamId = (await buildTeam(admin, [], 'large-days')).id;
-    run = await importPath(admin, teamId, folder);
-  });
 
-  async function importedIn(channel: string): Promise<number> {
-    const rows = await server.server.ctx.storage.db
+    const wholeTeam = (await buildTeam(admin, [], 'large-days')).id;
+    runs.set('whole', { run: await importPath(admin, wholeTeam, folder), teamId: wholeTeam, server });
+    const streamedTeam = (await buildTeam(streamingAdmin, [], 'large-days')).id;
+    runs.set('streamed', { run: await importPath(streamingAdmin, streamedTeam, folder), teamId: streamedTeam, server: streaming });
+  });
+  afterAll(async () => streaming.close());
+
+  async function importedIn(kind: 'whole' | 'streamed', channel: string): Promise<number> {
+    const { teamId, server: target } = runs.get(kind)!;
+    const rows = await target.server.ctx.storage.db
       .selectFrom('messages')
       .innerJoin('conversations', 'conversations.id', 'messages.conversation_id')
       .select('messages.id')
@@ -257,19 +265,26 @@ describe('day files larger than a batch', () => {
     return rows.length;
   }
 
-  it('imports an intact day whole', async () => {
-    expect(run.status).toBe('done');
-    expect(await importedIn('channel-0')).toBe(perChannel);
+  it.each(['whole', 'streamed'] as const)('imports an intact day (%s)', async (kind) => {
+    expect(runs.get(kind)!.run.status).toBe('done');
+    expect(await importedIn(kind, 'channel-0')).toBe(perChannel);
   });
 
-  it('skips a damaged day whole', async () => {
-    expect(await importedIn('channel-1')).toBe(0);
-    const problem = run.report.problems.find((entry) => entry.path === 'channel-1/2017-01-01.json');
+  it.each(['whole', 'streamed'] as const)('skips a damaged day (%s)', async (kind) => {
+    expect(await importedIn(kind, 'channel-1')).toBe(0);
+    const problem = runs.get(kind)!.run.report.problems.find((entry) => entry.path === 'channel-1/2017-01-01.json');
     expect(problem?.reason).toMatch(/^invalid JSON: /);
   });
 
-  it('reports a day out of ts order', async () => {
-    expect(await importedIn('channel-2')).toBe(perChannel);
+  it('sorts a whole day out of ts order', async () => {
+    expect(await importedIn('whole', 'channel-2')).toBe(perChannel);
+    const problem = runs.get('whole')!.run.report.problems.find((entry) => entry.path === 'channel-2/2017-01-01.json');
+    expect(problem).toBeUndefined();
+  });
+
+  it('reports a streamed day out of ts order', async () => {
+    const { run } = runs.get('streamed')!;
+    expect(await importedIn('streamed', 'channel-2')).toBe(perChannel);
     const problem = run.report.problems.find((entry) => entry.path === 'channel-2/2017-01-01.json');
     expect(problem?.reason).toMatch(/out of ts order/);
     expect(run.report.counts.messages!.skipped).toBe(1);

@@ -17,8 +17,8 @@ import { findOrCreateBot, SLACKBOT_ID } from './users.js';
 
 /**
  * Messages written per transaction. Larger batches cost fewer commits, and a
- * batch is the most a killed run loses. Memory keeps one batch plus up to
- * this many entries of the day file being read.
+ * batch is the most a killed run loses. Memory keeps one batch plus the day
+ * file being read: whole when it is small, otherwise up to this many entries.
  */
 export const MESSAGE_BATCH_SIZE = 2000;
 
@@ -62,14 +62,23 @@ export async function importConversationMessages(state: ImportState, slackId: st
 }
 
 /**
- * Reads one day file entry by entry and yields its valid messages in blocks,
- * each sorted by ts. A day of at most MESSAGE_BATCH_SIZE entries is one block,
- * read in one pass. A larger day is read three times: to find that it is
+ * Reads one day file and yields its valid messages in blocks, each sorted by
+ * ts. A file of at most `slackImportWholeFileMaxBytes` is parsed whole and is one block.
+ * A larger file is read entry by entry. Then a day of at most
+ * MESSAGE_BATCH_SIZE entries is one block, read in one pass, and a larger day
+ * is read three times: to find that it is
  * larger, to check the whole file, and to yield it in blocks of
  * MESSAGE_BATCH_SIZE. So memory never holds more than one block, and a damaged
  * file is skipped whole at any size. A bad entry is reported and skipped.
  */
 async function* readDayFile(state: ImportState, path: string): AsyncGenerator<SlackMessage[]> {
+  const size = await state.source.sizeOf(path);
+  if (size !== undefined && size <= state.ctx.config.slackImportWholeFileMaxBytes) {
+    const entries = await readWholeDayFile(state, path);
+    if (entries !== undefined) yield validMessages(state, path, entries);
+    return;
+  }
+
   const head: unknown[] = [];
   const complete = await readEntries(state, path, (entry) => {
     head.push(entry);
@@ -112,6 +121,29 @@ async function* readDayFile(state: ImportState, path: string): AsyncGenerator<Sl
     return;
   }
   if (block.length > 0) yield validMessages(state, path, block);
+}
+
+/** Reads a small day file in one piece; returns undefined after reporting a damaged or unreadable file. */
+async function readWholeDayFile(state: ImportState, path: string): Promise<unknown[] | undefined> {
+  let text: string | undefined;
+  try {
+    text = await state.source.readText(path);
+  } catch (error) {
+    reportDamage(state, path, error);
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text ?? '[]');
+  } catch (error) {
+    reportDamage(state, path, new JsonArrayError((error as Error).message));
+    return undefined;
+  }
+  if (!Array.isArray(parsed)) {
+    reportDamage(state, path, new JsonArrayError('the file is not a JSON array', true));
+    return undefined;
+  }
+  return parsed;
 }
 
 /**

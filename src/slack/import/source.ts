@@ -16,6 +16,8 @@ export interface ExportSource {
   readText(file: string): Promise<string | undefined>;
   /** Opens a file's bytes as a stream, or returns undefined when it is absent. */
   openStream(file: string): Promise<Readable | undefined>;
+  /** Returns a file's size in bytes (a zip entry's declared uncompressed size), or undefined when it is absent. */
+  sizeOf(file: string): Promise<number | undefined>;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ async function openFolder(folder: string): Promise<ExportSource> {
     paths,
     readText: async (file) => (known.has(file) ? fs.promises.readFile(full(file), 'utf8') : undefined),
     openStream: async (file) => (known.has(file) ? fs.createReadStream(full(file)) : undefined),
+    sizeOf: async (file) => (known.has(file) ? (await fs.promises.stat(full(file))).size : undefined),
     close: async () => {},
   };
 }
@@ -81,6 +84,8 @@ async function openZip(file: string): Promise<ExportSource> {
   return {
     paths: [...byPath.keys()],
     openStream,
+    // yauzl checks the inflated bytes against this declared size and fails the read if they differ.
+    sizeOf: async (name) => byPath.get(name)?.uncompressedSize,
     readText: async (name) => {
       const stream = await openStream(name);
       if (stream === undefined) return undefined;
