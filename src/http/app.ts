@@ -134,7 +134,8 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     bodyLimit: config.maxBodyBytes,
     genReqId: () => newId(),
     requestIdHeader: false,
-    return503OnClosing: true,
+    // Requests that arrive while the node stops get the API's own 503 body from the hook below.
+    return503OnClosing: false,
     // Behind a load balancer, request.ip is the client's address only when the proxy is trusted.
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     // A path with broken percent-encoding gets the API's error body, not Fastify's.
@@ -158,6 +159,13 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     throw new AppError('ROUTE_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`);
   });
   app.decorateRequest('auth', undefined);
+  let closing = false;
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    // Sent on a keep-alive connection that the stopping node is about to close: the client retries elsewhere.
+    void reply.header('connection', 'close');
+    throw new AppError('UNAVAILABLE', 'The server is shutting down; retry the request');
+  });
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
@@ -240,6 +248,7 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     reloadCertificate: () => certificates?.reload() ?? false,
     async close() {
       const started = Date.now();
+      closing = true;
       certificates?.close();
       await gateway.close();
       // server.close() ends only the keep-alive connections that are idle when it is called. A
