@@ -419,6 +419,8 @@ export class Connection {
    * Reads the stored events after `delivered` and sends them in order, then
    * drains the live events buffered meanwhile. Repeats while a gap remains.
    * `firstPage`, when given, was read already from `delivered` on.
+   * TODO: each socket keeps a page of up to FILL_PAGE_SIZE events in memory, with no node-wide bound,
+   * so many sockets catching up at once raise memory by their backlogs (docs/faults.md, slow consumers).
    */
   async #fill(stream: StreamId, firstPage?: StreamEvent[]): Promise<void> {
     let state = this.#streams.get(stream);

@@ -14,6 +14,8 @@ export interface Haproxy {
   url: string;
   wsUrl: string;
   process: ChildProcess;
+  /** Health of each server by HAProxy's checks (UP, DOWN, MAINT, or a transition such as "DOWN 1/2"), by name: node1, node2... */
+  serverStatus(): Promise<Map<string, string>>;
   close(): Promise<void>;
 }
 
@@ -49,16 +51,41 @@ export async function startHaproxy(nodePorts: number[]): Promise<Haproxy> {
   });
 
   const url = `http://127.0.0.1:${port}`;
+  const adminSocket = path.join(dir, 'admin.sock');
   return {
     url,
     wsUrl: `ws://127.0.0.1:${port}/api/realtime`,
     process: child,
+    serverStatus: () => readServerStatus(adminSocket),
     close: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Reads `show stat` from the runtime API and returns the status column of each server of the backend. */
+async function readServerStatus(adminSocket: string): Promise<Map<string, string>> {
+  const csv = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const socket = net.connect(adminSocket, () => socket.end('show stat\n'));
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+  // The first line is the header, "# pxname,svname,...", naming the columns.
+  const [header = '', ...rows] = csv.trim().split('\n');
+  const columns = header.replace(/^# /, '').split(',');
+  const name = columns.indexOf('svname');
+  const status = columns.indexOf('status');
+  const servers = new Map<string, string>();
+  for (const row of rows) {
+    const fields = row.split(',');
+    if (fields[0] !== 'chatterbox' || fields[name] === 'BACKEND') continue;
+    servers.set(fields[name] as string, fields[status] as string);
+  }
+  return servers;
 }
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
