@@ -1,5 +1,6 @@
 import { AppError } from '../platform/errors.js';
 import type { Db, Tx } from '../storage/database.js';
+import { prepareQuery } from '../storage/compiled-query.js';
 import type { ConversationRow, TeamMemberRow, TeamRow } from '../storage/schema.js';
 import { isTeamAdmin } from '../teams/access.js';
 
@@ -46,13 +47,13 @@ export async function accessConversation(
   return { conversation, team, teamMembership, isMember };
 }
 
-/** Reads a conversation, its team and the caller's two memberships in one query. */
-async function findConversationWithCaller(db: Db | Tx, conversationId: string, userId: string) {
-  const row = await db
+/** Reads a conversation, its team and the caller's two memberships in one query; every post runs it. */
+const conversationWithCallerQuery = prepareQuery<{ conversationId: string; userId: string }>()((db, param) =>
+  db
     .selectFrom('conversations as c')
     .innerJoin('teams as t', 't.id', 'c.team_id')
-    .leftJoin('team_members as tm', (join) => join.onRef('tm.team_id', '=', 'c.team_id').on('tm.user_id', '=', userId))
-    .leftJoin('conversation_members as cm', (join) => join.onRef('cm.conversation_id', '=', 'c.id').on('cm.user_id', '=', userId))
+    .leftJoin('team_members as tm', (join) => join.onRef('tm.team_id', '=', 'c.team_id').on('tm.user_id', '=', param('userId')))
+    .leftJoin('conversation_members as cm', (join) => join.onRef('cm.conversation_id', '=', 'c.id').on('cm.user_id', '=', param('userId')))
     .selectAll('c')
     .select([
       't.name as team_name',
@@ -63,8 +64,11 @@ async function findConversationWithCaller(db: Db | Tx, conversationId: string, u
       'tm.joined_at as team_joined_at',
       'cm.user_id as member_id',
     ])
-    .where('c.id', '=', conversationId)
-    .executeTakeFirst();
+    .where('c.id', '=', param('conversationId')),
+);
+
+async function findConversationWithCaller(db: Db | Tx, conversationId: string, userId: string) {
+  const row = (await conversationWithCallerQuery.execute(db, { conversationId, userId })).rows[0];
   if (row === undefined) return undefined;
 
   const { team_name, team_created_by, team_created_at, team_general_conversation_id, team_role, team_joined_at, member_id, ...conversation } = row;

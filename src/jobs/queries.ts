@@ -1,4 +1,6 @@
+import type { CompiledQuery } from 'kysely';
 import type { Db, Tx } from '../storage/database.js';
+import { prepareQuery } from '../storage/compiled-query.js';
 import type { JobRow } from '../storage/schema.js';
 import { newId } from '../platform/ids.js';
 
@@ -20,28 +22,46 @@ export interface NewJob {
  * false when a job with the same dedupe key exists already.
  */
 export async function enqueueJob(db: Db | Tx, job: NewJob, now: number): Promise<boolean> {
-  const inserted = await db
-    .insertInto('jobs')
-    .values({
-      id: newId(),
-      kind: job.kind,
-      payload: JSON.stringify(job.payload),
-      dedupe_key: job.dedupeKey ?? null,
-      status: 'pending',
-      run_at: job.runAt ?? now,
-      attempts: 0,
-      max_attempts: job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-      lease_token: null,
-      lease_until: null,
-      last_error: null,
-      created_at: now,
-      updated_at: now,
-    })
-    .onConflict((conflict) => conflict.column('dedupe_key').doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  return inserted !== undefined;
+  const result = await db.executeQuery(enqueueJobStatement(db, job, now));
+  return result.rows.length > 0;
 }
+
+/** Builds the statement of enqueueJob, to run together with others (StorageDialect.executeTogether). */
+export function enqueueJobStatement(db: Db | Tx, job: NewJob, now: number): CompiledQuery<{ id: string }> {
+  return insertJobQuery.compile(db, {
+    id: newId(),
+    kind: job.kind,
+    payload: JSON.stringify(job.payload),
+    dedupeKey: job.dedupeKey ?? null,
+    runAt: job.runAt ?? now,
+    maxAttempts: job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    now,
+  });
+}
+
+// Prepared because every post enqueues its notifications.
+const insertJobQuery = prepareQuery<{ id: string; kind: string; payload: string; dedupeKey: string | null; runAt: number; maxAttempts: number; now: number }>()(
+  (db, param) =>
+    db
+      .insertInto('jobs')
+      .values({
+        id: param('id'),
+        kind: param('kind'),
+        payload: param('payload'),
+        dedupe_key: param('dedupeKey'),
+        status: 'pending',
+        run_at: param('runAt'),
+        attempts: 0,
+        max_attempts: param('maxAttempts'),
+        lease_token: null,
+        lease_until: null,
+        last_error: null,
+        created_at: param('now'),
+        updated_at: param('now'),
+      })
+      .onConflict((conflict) => conflict.column('dedupe_key').doNothing())
+      .returning('id'),
+);
 
 /** Lists the ids of pending jobs that are due, including those whose lease ran out, oldest first. */
 export async function listDueJobIds(db: Db, now: number, limit: number): Promise<string[]> {

@@ -61,6 +61,8 @@ export class JobRunner {
   /** The scan in progress, which stop() waits for so that no job starts after it returns. */
   #currentScan: Promise<void> | undefined;
   #scanAgain = false;
+  /** True when the last scan filled every free slot, so more jobs may be due than it took. */
+  #slotsFilled = false;
   #stopped = true;
 
   constructor(storage: Storage, config: JobsConfig, logger: Logger, now: () => number = Date.now) {
@@ -129,7 +131,11 @@ export class JobRunner {
       do {
         this.#scanAgain = false;
         const free = this.#config.concurrency - this.#running.size;
-        if (free <= 0) break;
+        if (free <= 0) {
+          // Every slot is busy, so due jobs were not looked for, and the attempt that frees a slot scans.
+          this.#slotsFilled = true;
+          break;
+        }
         const now = this.#now();
         const ids = await listDueJobIds(this.#storage.db, now, free);
         for (const id of ids) {
@@ -139,7 +145,8 @@ export class JobRunner {
           if (row === undefined) continue;
           this.#track(this.#attempt(row.id, row.kind, row.payload, Number(row.attempts), Number(row.max_attempts), token));
         }
-        if (ids.length === free) this.#scanAgain = true;
+        this.#slotsFilled = ids.length === free;
+        if (this.#slotsFilled) this.#scanAgain = true;
       } while (this.#scanAgain && !this.#stopped);
     } catch (error) {
       this.#log.error({ err: error }, 'reading due jobs failed');
@@ -153,8 +160,10 @@ export class JobRunner {
     this.#running.add(attempt);
     void attempt.finally(() => {
       this.#running.delete(attempt);
-      // A slot is free again: jobs left waiting for one can start without waiting for the next poll.
-      this.poke();
+      // A slot is free again: jobs the last scan left waiting for one can start without waiting for
+      // the next poll. When it left none, new jobs come with the poke after their commit or with
+      // the poll, so this saves a query per job.
+      if (this.#slotsFilled) this.poke();
     });
   }
 

@@ -1,9 +1,11 @@
+import type { CompiledQuery } from 'kysely';
 import type { Auth } from '../accounts/actions.js';
 import { accessConversation } from '../conversations/access.js';
 import { commitWithEvents, type AppContext } from '../platform/context.js';
 import { AppError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
 import { conversationStream } from '../realtime/events.js';
+import { prepareQuery } from '../storage/compiled-query.js';
 import type { Db, Tx } from '../storage/database.js';
 import type { MessageRow } from '../storage/schema.js';
 import type { EventWriter } from '../storage/streams.js';
@@ -13,7 +15,7 @@ import { presentMessage, type PostMessageBody } from './schemas.js';
 import { checkMessageText } from './text.js';
 import { parseMessageText } from '../mentions/parse.js';
 import { recordMentions, resolveMentions } from '../mentions/resolve.js';
-import { followMentionedMembers, recordPostReads } from '../reads/post-hooks.js';
+import { authorReadStatements, followMentionedMembers, recordPostReads } from '../reads/post-hooks.js';
 import { checkChangeWindow, findTeamSettings } from '../teams/settings.js';
 import { forgetMessageExtras } from './cleanup.js';
 import { recordVersion } from './versions.js';
@@ -21,8 +23,8 @@ import { claimMessageFiles, deleteMessageFiles, removeBlobs } from '../files/act
 import { presentFile, presentFilesOfMessages } from '../files/present.js';
 import type { FileView } from '../files/schemas.js';
 import { enqueueThumbnails } from '../files/thumbnails.js';
-import { indexFile, indexMessage } from '../search/indexing.js';
-import { enqueueEditNotifications, enqueueMessageNotifications } from '../notifications/enqueue.js';
+import { indexFile, indexMessage, indexNewMessage } from '../search/indexing.js';
+import { enqueueEditNotifications, messageNotificationsStatement } from '../notifications/enqueue.js';
 
 /** Origin of a message that is not a plain user post: its Slack subtype, and the name and icon a bot chose. */
 export interface MessageOrigin {
@@ -77,11 +79,14 @@ export async function postMessage(
       for (const file of claimed) await indexFile(ctx, tx, file);
       await enqueueThumbnails(ctx, tx, claimed, now);
       const files = claimed.map(presentFile);
-      const message = await insertMessage(tx, events, { id, conversationId, authorId: auth.user.id, text, entities, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id, files, origin }, now);
+      const draft = draftMessage({ id, conversationId, authorId: auth.user.id, text, entities, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id, origin }, now);
+      // The index entry needs no sequence number, so it goes before the streams row lock that
+      // insertMessage takes. On PostgreSQL that lock serialises the posts of a conversation until
+      // the commit, and each statement after it delays the next post.
+      await indexNewMessage(ctx, tx, draft, access.conversation.team_id);
+      const message = await insertMessage(tx, events, draft, root, files, [messageNotificationsStatement(tx, draft, now)], now);
       await recordMentions(tx, events, message, mentions, { replacing: false });
       await recordPostReads(tx, events, message, root, mentions.memberIds, now);
-      await indexMessage(ctx, tx, message, access.conversation.team_id);
-      await enqueueMessageNotifications(tx, message, now);
       return { message, files };
     });
     ctx.jobs.poke();
@@ -130,43 +135,82 @@ interface NewMessage {
   root: MessageRow | undefined;
   alsoInChannel: boolean;
   clientMsgId: string | undefined;
-  /** Files claimed for the message in the same transaction. */
-  files: FileView[];
   origin: MessageOrigin | undefined;
 }
 
-async function insertMessage(tx: Tx, events: EventWriter, input: NewMessage, now: number): Promise<MessageRow> {
+/** Builds the row of a new message, all but the sequence number that insertMessage takes. */
+function draftMessage(input: NewMessage, now: number): Omit<MessageRow, 'seq'> {
+  return {
+    id: input.id,
+    conversation_id: input.conversationId,
+    author_id: input.authorId,
+    text: input.text,
+    root_id: input.root?.id ?? null,
+    also_in_channel: input.root !== undefined && input.alsoInChannel ? 1 : 0,
+    reply_count: 0,
+    reply_users: '[]',
+    last_reply_at: null,
+    edited_at: null,
+    deleted_at: null,
+    created_at: now,
+    client_msg_id: input.clientMsgId ?? null,
+    entities: input.entities,
+    ...(input.origin !== undefined && {
+      subtype: input.origin.subtype,
+      bot_profile: input.origin.botProfile === null ? null : JSON.stringify(input.origin.botProfile),
+    }),
+  };
+}
+
+/**
+ * Takes the conversation's next sequence number and stores the message with
+ * its message.posted event, its author's read position and the `extra`
+ * statements, in one statement on PostgreSQL. `files` are the files claimed
+ * for it in the same transaction.
+ */
+async function insertMessage(
+  tx: Tx,
+  events: EventWriter,
+  draft: Omit<MessageRow, 'seq'>,
+  root: MessageRow | undefined,
+  files: FileView[],
+  extra: CompiledQuery[],
+  now: number,
+): Promise<MessageRow> {
   let message: MessageRow | undefined;
-  await events.append(conversationStream(input.conversationId), 'message.posted', async (seq) => {
-    message = {
-      id: input.id,
-      conversation_id: input.conversationId,
-      seq,
-      author_id: input.authorId,
-      text: input.text,
-      root_id: input.root?.id ?? null,
-      also_in_channel: input.root !== undefined && input.alsoInChannel ? 1 : 0,
-      reply_count: 0,
-      reply_users: '[]',
-      last_reply_at: null,
-      edited_at: null,
-      deleted_at: null,
-      created_at: now,
-      client_msg_id: input.clientMsgId ?? null,
-      entities: input.entities,
-      ...(input.origin !== undefined && {
-        subtype: input.origin.subtype,
-        bot_profile: input.origin.botProfile === null ? null : JSON.stringify(input.origin.botProfile),
-      }),
-    };
-    await tx.insertInto('messages').values(message).execute();
-    return { message: { ...presentMessage(message), files: input.files } };
+  await events.appendWith(conversationStream(draft.conversation_id), 'message.posted', (seq) => {
+    message = { ...draft, seq };
+    const insert = insertMessageQuery.compile(tx, { ...message, subtype: message.subtype ?? null, bot_profile: message.bot_profile ?? null });
+    return { data: { message: { ...presentMessage(message), files } }, statements: [insert, ...authorReadStatements(tx, message), ...extra] };
   });
   if (message === undefined) throw new Error('message.posted event was not written');
 
-  if (input.root !== undefined) await recordReply(tx, events, input.root, input.authorId, now);
+  if (root !== undefined) await recordReply(tx, events, root, draft.author_id, now);
   return message;
 }
+
+// Prepared because every post runs it. A new message has no replies, edits or import fields yet.
+const insertMessageQuery = prepareQuery<Omit<MessageRow, 'slack_ts' | 'reply_count' | 'reply_users' | 'last_reply_at' | 'edited_at' | 'deleted_at'>>()((db, param) =>
+  db.insertInto('messages').values({
+    id: param('id'),
+    conversation_id: param('conversation_id'),
+    seq: param('seq'),
+    author_id: param('author_id'),
+    text: param('text'),
+    root_id: param('root_id'),
+    also_in_channel: param('also_in_channel'),
+    reply_count: 0,
+    reply_users: '[]',
+    last_reply_at: null,
+    edited_at: null,
+    deleted_at: null,
+    created_at: param('created_at'),
+    client_msg_id: param('client_msg_id'),
+    entities: param('entities'),
+    subtype: param('subtype'),
+    bot_profile: param('bot_profile'),
+  }),
+);
 
 /** Updates a thread root for a new reply without rescanning the thread. */
 async function recordReply(tx: Tx, events: EventWriter, root: MessageRow, authorId: string, now: number): Promise<void> {

@@ -59,7 +59,7 @@ export async function commitWithEvents<T>(
     let writer: EventWriter | undefined;
     try {
       const result = await ctx.storage.db.transaction().execute(async (tx) => {
-        writer = new EventWriter(tx, now);
+        writer = new EventWriter(tx, now, ctx.storage.dialect);
         return work(tx, writer, now);
       });
       if (writer !== undefined && writer.events.length > 0) ctx.bus.publish(writer.events);

@@ -1,22 +1,32 @@
+import type { CompiledQuery } from 'kysely';
 import { filterConversationMembers } from '../conversations/member-lookups.js';
 import { userStream } from '../realtime/events.js';
 import type { Tx } from '../storage/database.js';
 import type { MessageRow } from '../storage/schema.js';
 import type { EventWriter } from '../storage/streams.js';
-import { advanceConversationRead, advanceThreadRead, deleteThreadReadsOf, findThreadRead, insertThreadRead, setFollowing } from './queries.js';
+import { advanceConversationReadStatement, advanceThreadRead, deleteThreadReadsOf, findThreadRead, insertThreadRead, setFollowing } from './queries.js';
 
 /**
- * Updates read state for a new message, inside the posting transaction.
- *
- * The author has read their own message: their conversation position (for a
- * timeline message) and thread position (for a reply) move to it. No event
- * is sent for this, because every client of the author applies the same rule
- * when the message.posted event arrives, which saves a write per post.
+ * Builds the statements that move the author's read position to their new
+ * message, to run with the message's insert: the author has read their own
+ * message. A timeline message moves their conversation position; a reply
+ * kept in its thread moves nothing here (recordPostReads moves the thread
+ * position). No event is sent for this, because every client of the author
+ * applies the same rule when the message.posted event arrives, which saves a
+ * write per post.
+ */
+export function authorReadStatements(tx: Tx, message: Pick<MessageRow, 'conversation_id' | 'author_id' | 'seq' | 'root_id' | 'also_in_channel'>): CompiledQuery[] {
+  if (message.root_id !== null && Number(message.also_in_channel) !== 1) return [];
+  return [advanceConversationReadStatement(tx, message.conversation_id, message.author_id, Number(message.seq))];
+}
+
+/**
+ * Updates thread read state for a new reply, inside the posting transaction.
  *
  * A reply makes its author, the root's author and the members it mentions
- * follow the thread. Each of them whose follow state changed gets
- * thread.followed. The root's author keeps an earlier unfollow; replying
- * or being mentioned follows again.
+ * follow the thread, and moves the author's thread position to the reply.
+ * Each of them whose follow state changed gets thread.followed. The root's
+ * author keeps an earlier unfollow; replying or being mentioned follows again.
  */
 export async function recordPostReads(
   tx: Tx,
@@ -26,11 +36,8 @@ export async function recordPostReads(
   mentionedMemberIds: readonly string[],
   now: number,
 ): Promise<void> {
-  const seq = Number(message.seq);
-  if (message.root_id === null || Number(message.also_in_channel) === 1) {
-    await advanceConversationRead(tx, message.conversation_id, message.author_id, seq);
-  }
   if (root === undefined) return;
+  const seq = Number(message.seq);
 
   await followThread(tx, events, message.author_id, root, now, { readSeq: seq, refollow: true });
   // The root's author may have left the conversation since, and then learns nothing of it.

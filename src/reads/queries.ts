@@ -1,5 +1,6 @@
-import { sql, type ExpressionBuilder, type SelectQueryBuilder } from 'kysely';
+import { sql, type CompiledQuery, type ExpressionBuilder, type SelectQueryBuilder } from 'kysely';
 import type { Db, Tx } from '../storage/database.js';
+import { prepareQuery } from '../storage/compiled-query.js';
 import type { Database, ThreadReadRow } from '../storage/schema.js';
 
 /**
@@ -104,15 +105,24 @@ export async function listConversationCounts(db: Db, userId: string, options: Co
 
 /** Moves a member's read position forward to `seq`; returns false when it was already there or past it. */
 export async function advanceConversationRead(tx: Tx, conversationId: string, userId: string, seq: number): Promise<boolean> {
-  const result = await tx
-    .updateTable('conversation_members')
-    .set({ last_read_seq: seq })
-    .where('conversation_id', '=', conversationId)
-    .where('user_id', '=', userId)
-    .where('last_read_seq', '<', seq)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+  const result = await advanceConversationReadQuery.execute(tx, { conversationId, userId, seq });
+  return Number(result.numAffectedRows ?? 0) > 0;
 }
+
+/** Builds the statement of advanceConversationRead, to run together with others (StorageDialect.executeTogether). */
+export function advanceConversationReadStatement(tx: Tx, conversationId: string, userId: string, seq: number): CompiledQuery {
+  return advanceConversationReadQuery.compile(tx, { conversationId, userId, seq });
+}
+
+// Prepared because every post moves its author's position.
+const advanceConversationReadQuery = prepareQuery<{ conversationId: string; userId: string; seq: number }>()((db, param) =>
+  db
+    .updateTable('conversation_members')
+    .set({ last_read_seq: param('seq') })
+    .where('conversation_id', '=', param('conversationId'))
+    .where('user_id', '=', param('userId'))
+    .where('last_read_seq', '<', param('seq')),
+);
 
 export async function findConversationReadSeq(db: Db | Tx, conversationId: string, userId: string): Promise<number> {
   const row = await db

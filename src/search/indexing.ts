@@ -17,6 +17,9 @@ import { searchIndexFor, type SearchDocument } from './search-index.js';
  *   `unindexFile` when it deletes one.
  */
 
+/** The columns of a message row that its index document is built from; a new message has no seq yet. */
+export type IndexedMessage = Omit<MessageRow, 'seq'>;
+
 /** The part of the context the index functions need: the storage engine's name. */
 export interface IndexContext {
   storage: { dialect: Pick<StorageDialect, 'name'> };
@@ -35,6 +38,15 @@ export async function indexMessage(ctx: IndexContext, tx: Tx, message: MessageRo
   await searchIndexFor(ctx.storage.dialect).writeDocument(tx, messageDocument(message, team));
 }
 
+/**
+ * Indexes a message just posted, which has no document yet; that saves the
+ * lookup of an existing one. It may run before the message row is inserted,
+ * in the same transaction, because the index refers to the row only by id.
+ */
+export async function indexNewMessage(ctx: IndexContext, tx: Tx, message: IndexedMessage, teamId: string): Promise<void> {
+  await searchIndexFor(ctx.storage.dialect).writeDocument(tx, messageDocument(message, teamId), { isNew: true });
+}
+
 /** Indexes new messages of one team in bulk, for imports; none of them may be indexed yet. */
 export async function indexNewMessages(ctx: { storage: { dialect: StorageDialect } }, tx: Tx, messages: readonly MessageRow[], teamId: string): Promise<void> {
   const live = messages.filter((message) => message.deleted_at === null);
@@ -42,7 +54,7 @@ export async function indexNewMessages(ctx: { storage: { dialect: StorageDialect
 }
 
 /** Builds the index document of a message in a conversation of `teamId`. */
-export function messageDocument(message: MessageRow, teamId: string): SearchDocument {
+export function messageDocument(message: IndexedMessage, teamId: string): SearchDocument {
   return {
     messageId: message.id,
     fileId: null,

@@ -69,8 +69,12 @@ export interface PageBounds {
  * and both filter by permission inside the query.
  */
 export interface SearchIndex {
-  /** Adds a document, or replaces the document of the same message or file. */
-  writeDocument(tx: Tx, document: SearchDocument): Promise<void>;
+  /**
+   * Adds a document, or replaces the document of the same message or file.
+   * `isNew` says that the message or file has no document yet, so an
+   * implementation may skip looking for one.
+   */
+  writeDocument(tx: Tx, document: SearchDocument, options?: { isNew?: boolean }): Promise<void>;
   /**
    * Adds many new documents in a few statements, in the order given, for bulk
    * imports. No document may exist yet for their messages or files.

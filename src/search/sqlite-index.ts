@@ -22,11 +22,11 @@ import type { PageBounds, ResolvedSearch, SearchDocument, SearchHit, SearchIndex
  * For messages posted through the API that is the order of `created_at`.
  */
 export class SqliteSearchIndex implements SearchIndex {
-  async writeDocument(tx: Tx, document: SearchDocument): Promise<void> {
+  async writeDocument(tx: Tx, document: SearchDocument, options?: { isNew?: boolean }): Promise<void> {
     const { stems, words, facets } = ftsColumns(document);
     const key = document.messageId !== null ? sql`message_id = ${document.messageId}` : sql`file_id = ${document.fileId}`;
-    const existing = await sql<{ doc_id: number }>`SELECT doc_id FROM search_documents WHERE ${key}`.execute(tx);
-    const docId = existing.rows[0]?.doc_id;
+    const existing = options?.isNew === true ? undefined : await sql<{ doc_id: number }>`SELECT doc_id FROM search_documents WHERE ${key}`.execute(tx);
+    const docId = existing?.rows[0]?.doc_id;
 
     if (docId !== undefined) {
       await sql`UPDATE search_documents SET conversation_id = ${document.conversationId}, author_id = ${document.authorId},

@@ -1,6 +1,12 @@
-import { sql } from 'kysely';
+import { CompiledQuery } from 'kysely';
 import type { Db, Tx } from './database.js';
 import { EventWriter } from './streams.js';
+import type { StorageDialect } from './dialects/dialect.js';
+
+// Compiled once: these run twice per grouped transaction, and their text is the same on every engine.
+const SAVEPOINT = CompiledQuery.raw('SAVEPOINT unit');
+const RELEASE = CompiledQuery.raw('RELEASE SAVEPOINT unit');
+const ROLLBACK_TO = CompiledQuery.raw('ROLLBACK TO SAVEPOINT unit');
 
 type Work<T> = (tx: Tx, events: EventWriter, now: number) => Promise<T>;
 
@@ -20,12 +26,14 @@ interface Pending {
  */
 export class CommitGroup {
   readonly #db: Db;
+  readonly #dialect: StorageDialect;
   readonly #now: () => number;
   #queue: Pending[] = [];
   #running = false;
 
-  constructor(db: Db, now: () => number) {
+  constructor(db: Db, dialect: StorageDialect, now: () => number) {
     this.#db = db;
+    this.#dialect = dialect;
     this.#now = now;
   }
 
@@ -55,15 +63,15 @@ export class CommitGroup {
     try {
       await this.#db.transaction().execute(async (tx) => {
         for (const unit of group) {
-          const events = new EventWriter(tx, now);
-          await sql`SAVEPOINT unit`.execute(tx);
+          const events = new EventWriter(tx, now, this.#dialect);
+          await tx.executeQuery(SAVEPOINT);
           try {
             const result = await unit.work(tx, events, now);
-            await sql`RELEASE SAVEPOINT unit`.execute(tx);
+            await tx.executeQuery(RELEASE);
             outcomes.push({ ok: true, result, events });
           } catch (error) {
-            await sql`ROLLBACK TO SAVEPOINT unit`.execute(tx);
-            await sql`RELEASE SAVEPOINT unit`.execute(tx);
+            await tx.executeQuery(ROLLBACK_TO);
+            await tx.executeQuery(RELEASE);
             outcomes.push({ ok: false, error });
           }
         }

@@ -97,7 +97,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     db,
     reader,
     dialect,
-    commitGroup: dialect.singleWriter ? new CommitGroup(db, () => Date.now()) : undefined,
+    commitGroup: dialect.singleWriter ? new CommitGroup(db, dialect, () => Date.now()) : undefined,
     close: async () => {
       if (reader !== db) await reader.destroy();
       await db.destroy();

@@ -1,5 +1,7 @@
-import { sql } from 'kysely';
+import { sql, type CompiledQuery } from 'kysely';
 import type { Db, Tx } from './database.js';
+import { prepareQuery } from './compiled-query.js';
+import type { StorageDialect } from './dialects/dialect.js';
 import type { EventType, StreamEvent, StreamId } from '../realtime/events.js';
 import type { EventRow } from './schema.js';
 
@@ -12,10 +14,12 @@ export class EventWriter {
   readonly events: StreamEvent[] = [];
   readonly #tx: Tx;
   readonly #now: number;
+  readonly #dialect: Pick<StorageDialect, 'executeTogether'>;
 
-  constructor(tx: Tx, now: number) {
+  constructor(tx: Tx, now: number, dialect: Pick<StorageDialect, 'executeTogether'>) {
     this.#tx = tx;
     this.#now = now;
+    this.#dialect = dialect;
   }
 
   /**
@@ -27,24 +31,58 @@ export class EventWriter {
     type: EventType,
     data: Record<string, unknown> | ((seq: number) => Record<string, unknown> | Promise<Record<string, unknown>>),
   ): Promise<StreamEvent> {
-    const { last_seq: seq } = await this.#tx
-      .insertInto('streams')
-      .values({ id: stream, last_seq: 1, min_seq: 1 })
-      .onConflict((conflict) => conflict.column('id').doUpdateSet({ last_seq: sql`streams.last_seq + 1` }))
-      .returning('last_seq')
-      .executeTakeFirstOrThrow();
+    const seq = await this.#nextSeq(stream);
+    const payload = typeof data === 'function' ? await data(seq) : data;
+    return this.#store(stream, seq, type, payload, []);
+  }
 
-    const payload = typeof data === 'function' ? await data(Number(seq)) : data;
-    const event: StreamEvent = { stream, seq: Number(seq), type, at: this.#now, data: payload };
-    await this.#tx
-      .insertInto('events')
-      .values({ stream_id: stream, seq: event.seq, type, payload: JSON.stringify(payload), created_at: this.#now })
-      .execute();
+  /**
+   * Appends one event together with the statements that store the row it
+   * describes. `build` receives the new sequence number and returns the
+   * payload and those statements, which must not depend on one another's
+   * writes. They run with the event's insert as one statement where the
+   * engine allows (see StorageDialect.executeTogether), so on PostgreSQL the
+   * stream's row lock is held for one round trip fewer per statement.
+   */
+  async appendWith(
+    stream: StreamId,
+    type: EventType,
+    build: (seq: number) => { data: Record<string, unknown>; statements: CompiledQuery[] },
+  ): Promise<StreamEvent> {
+    const seq = await this.#nextSeq(stream);
+    const { data, statements } = build(seq);
+    return this.#store(stream, seq, type, data, statements);
+  }
+
+  async #nextSeq(stream: StreamId): Promise<number> {
+    const result = await nextSeqQuery.execute(this.#tx, { stream });
+    return Number(result.rows[0]!.last_seq);
+  }
+
+  async #store(stream: StreamId, seq: number, type: EventType, payload: Record<string, unknown>, statements: CompiledQuery[]): Promise<StreamEvent> {
+    const event: StreamEvent = { stream, seq, type, at: this.#now, data: payload };
+    const insert = insertEventQuery.compile(this.#tx, { stream, seq, type, payload: JSON.stringify(payload), createdAt: this.#now });
+    await this.#dialect.executeTogether(this.#tx, [...statements, insert]);
 
     this.events.push(event);
     return event;
   }
 }
+
+/** Takes the next sequence number of a stream, creating its row on the first event. */
+const nextSeqQuery = prepareQuery<{ stream: string }>()((db, param) =>
+  db
+    .insertInto('streams')
+    .values({ id: param('stream'), last_seq: 1, min_seq: 1 })
+    .onConflict((conflict) => conflict.column('id').doUpdateSet({ last_seq: sql`streams.last_seq + 1` }))
+    .returning('last_seq'),
+);
+
+const insertEventQuery = prepareQuery<{ stream: string; seq: number; type: string; payload: string; createdAt: number }>()((db, param) =>
+  db
+    .insertInto('events')
+    .values({ stream_id: param('stream'), seq: param('seq'), type: param('type'), payload: param('payload'), created_at: param('createdAt') }),
+);
 
 /** Reads the stored events of a stream after a position, oldest first. */
 export async function listEventsAfter(db: Db, stream: StreamId, afterSeq: number, limit: number): Promise<StreamEvent[]> {

@@ -1,5 +1,5 @@
 import type { Logger } from '../../platform/logger.js';
-import type { Dialect, Kysely } from 'kysely';
+import type { CompiledQuery, Dialect, Kysely } from 'kysely';
 
 /**
  * The differences between database engines. Code outside `storage/dialects/` uses
@@ -23,6 +23,14 @@ export interface StorageDialect {
    * multi-row INSERTs. `ignoreConflicts` skips rows that hit a unique index.
    */
   insertMany(tx: Kysely<any>, table: string, rows: readonly object[], options?: { ignoreConflicts?: boolean }): Promise<void>;
+  /**
+   * Runs statements inside the caller's open transaction `tx` and drops their
+   * results. They must be INSERT, UPDATE or DELETE statements compiled by
+   * Kysely for this engine, and none may depend on another's writes. The
+   * reason is that PostgreSQL runs them as one statement (all but the last as
+   * WITH queries), which saves a round trip each. SQLite runs them one after another.
+   */
+  executeTogether(tx: Kysely<any>, statements: readonly CompiledQuery[]): Promise<void>;
   /** Closes anything the Kysely dialect does not close itself. */
   close(): Promise<void>;
 }

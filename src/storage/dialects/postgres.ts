@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { PostgresDialect } from 'kysely';
+import { CompiledQuery, PostgresDialect, type Kysely } from 'kysely';
 import type { StorageDialect } from './dialect.js';
 
 // int8 (bigint) columns hold Unix-millisecond times and sequence numbers, all
@@ -49,8 +49,33 @@ export function createPostgresDialect(options: PostgresOptions): StorageDialect 
         await (options?.ignoreConflicts ? insert.onConflict((conflict) => conflict.doNothing()) : insert).execute();
       }
     },
+    executeTogether,
     close: async () => {
       // Kysely's destroy() ends the pool; ending it twice would throw.
     },
   };
+}
+
+/**
+ * Runs data-changing statements in one round trip: all but the last become
+ * data-modifying WITH queries of the last, which PostgreSQL runs to completion
+ * whether or not the last one reads them. They all see the snapshot taken before
+ * the statement, so none may depend on another's writes. Placeholders are
+ * renumbered after the parameters of the statements before, so the SQL may
+ * contain `$n` only as a placeholder, as Kysely's builders compile values.
+ */
+async function executeTogether(tx: Kysely<any>, statements: readonly CompiledQuery[]): Promise<void> {
+  if (statements.length <= 1) {
+    for (const statement of statements) await tx.executeQuery(statement);
+    return;
+  }
+  const parameters: unknown[] = [];
+  const parts = statements.map((statement) => {
+    const offset = parameters.length;
+    parameters.push(...statement.parameters);
+    return statement.sql.replace(/\$(\d+)/g, (_placeholder, index: string) => `$${Number(index) + offset}`);
+  });
+  const last = parts.pop() as string;
+  const withQueries = parts.map((part, index) => `together_${index} AS (${part})`).join(', ');
+  await tx.executeQuery(CompiledQuery.raw(`WITH ${withQueries} ${last}`, parameters));
 }

@@ -38,6 +38,9 @@ export function createSqliteDialect(file: string, key = ''): StorageDialect {
     isTransientConflict: () => false,
     // The caller's transaction owns the one connection, so statements run on it directly are part of it.
     insertMany: async (_tx, table, rows, options) => insertRows(connection, inserts, table, rows, options?.ignoreConflicts === true),
+    executeTogether: async (tx, statements) => {
+      for (const statement of statements) await tx.executeQuery(statement);
+    },
     close: async () => {
       if (connection.open) connection.close();
     },
