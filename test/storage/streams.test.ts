@@ -10,7 +10,7 @@ describe('listEventsAfterEach', () => {
   beforeAll(async () => {
     server = await startServer();
     await server.server.ctx.storage.db.transaction().execute(async (tx) => {
-      const writer = new EventWriter(tx, Date.now());
+      const writer = new EventWriter(tx, Date.now(), server.server.ctx.storage.dialect);
       for (let index = 1; index <= 3; index += 1) await writer.append('u:reader-a', 'team.joined', { index });
       for (let index = 1; index <= 2; index += 1) await writer.append('u:reader-b', 'team.joined', { index });
     });
