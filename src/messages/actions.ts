@@ -24,7 +24,7 @@ import { presentFile, presentFilesOfMessages } from '../files/present.js';
 import type { FileView } from '../files/schemas.js';
 import { enqueueThumbnails } from '../files/thumbnails.js';
 import { indexFile, indexMessage, indexNewMessage } from '../search/indexing.js';
-import { enqueueEditNotifications, messageNotificationsStatement } from '../notifications/enqueue.js';
+import { enqueueEditNotifications, mayNotify, messageNotificationsStatement } from '../notifications/enqueue.js';
 
 /** Origin of a message that is not a plain user post: its Slack subtype, and the name and icon a bot chose. */
 export interface MessageOrigin {
@@ -69,7 +69,7 @@ export async function postMessage(
   }
 
   try {
-    const { message, files } = await commitWithEvents(ctx, async (tx, events, now) => {
+    const { message, files, jobs } = await commitWithEvents(ctx, async (tx, events, now) => {
       const access = await accessConversation(tx, conversationId, auth.user.id, 'write');
       const root = body.thread_root_id === undefined ? undefined : await findThreadRoot(tx, conversationId, body.thread_root_id);
       const mentions = await resolveMentions(tx, access, auth.user.id, parsed);
@@ -84,12 +84,14 @@ export async function postMessage(
       // insertMessage takes. On PostgreSQL that lock serialises the posts of a conversation until
       // the commit, and each statement after it delays the next post.
       await indexNewMessage(ctx, tx, draft, access.conversation.team_id);
-      const message = await insertMessage(tx, events, draft, root, files, [messageNotificationsStatement(tx, draft, now)], now);
+      const notify = await mayNotify(tx, draft, access.conversation, mentions.entities.mentions);
+      const message = await insertMessage(tx, events, draft, root, files, notify ? [messageNotificationsStatement(tx, draft, now)] : [], now);
       await recordMentions(tx, events, message, mentions, { replacing: false });
       await recordPostReads(tx, events, message, root, mentions.memberIds, now);
-      return { message, files };
+      return { message, files, jobs: notify || claimed.length > 0 };
     });
-    ctx.jobs.poke();
+    // Each poke costs the runner a scan, so only a post that enqueued a job wakes it.
+    if (jobs) ctx.jobs.poke();
     return { message, created: true, files };
   } catch (error) {
     if (body.client_msg_id === undefined || !ctx.storage.dialect.isUniqueViolation(error)) throw error;

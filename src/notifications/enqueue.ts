@@ -1,8 +1,28 @@
 import type { CompiledQuery } from 'kysely';
 import { enqueueJob, enqueueJobStatement } from '../jobs/queries.js';
 import type { Tx } from '../storage/database.js';
-import type { MessageRow } from '../storage/schema.js';
+import type { MentionEntity } from '../mentions/entities.js';
+import type { ConversationRow, MessageRow } from '../storage/schema.js';
 import { NOTIFY_MESSAGE_JOB, type NotifyMessagePayload } from './pipeline.js';
+import { hasMemberNotifiedOfAll } from './queries.js';
+
+/**
+ * Decides whether a new message can notify anyone, by the candidate rules of runMessagePipeline:
+ * DMs and group DMs, mentions, thread replies (for followers), and channel members notified of
+ * every message. A plain channel message where no member is notified of every message then costs
+ * no notification job. Preferences are read now, not when the job would have run, a few
+ * milliseconds later.
+ */
+export async function mayNotify(
+  tx: Tx,
+  message: Pick<MessageRow, 'conversation_id' | 'author_id' | 'root_id'>,
+  conversation: Pick<ConversationRow, 'kind'>,
+  mentions: readonly MentionEntity[],
+): Promise<boolean> {
+  if (conversation.kind === 'dm' || conversation.kind === 'group') return true;
+  if (mentions.length > 0 || message.root_id !== null) return true;
+  return hasMemberNotifiedOfAll(tx, message.conversation_id, message.author_id);
+}
 
 /**
  * Builds the statement that enqueues the notifications of a new message. The

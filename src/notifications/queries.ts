@@ -1,3 +1,4 @@
+import { prepareQuery } from '../storage/compiled-query.js';
 import type { Db, Tx } from '../storage/database.js';
 import type { ConversationNotificationRow, NotificationPreferencesRow, PushSubscriptionRow } from '../storage/schema.js';
 
@@ -104,6 +105,35 @@ export async function listMemberSettings(
   }
   return rows;
 }
+
+/**
+ * True when a member other than the author may be notified of every message of the conversation:
+ * their level there (or their own level, when the conversation has none) is 'all', or they watch
+ * keywords. These are the members that listMemberSettings adds to the named ones.
+ */
+export async function hasMemberNotifiedOfAll(db: Db | Tx, conversationId: string, authorId: string): Promise<boolean> {
+  const result = await memberNotifiedOfAll.execute(db, { conversationId, authorId });
+  return result.rows.length > 0;
+}
+
+// Runs on every plain channel post, so it is built once.
+const memberNotifiedOfAll = prepareQuery<{ conversationId: string; authorId: string }>()((db, param) =>
+  db
+    .selectFrom('conversation_members as cm')
+    .leftJoin('notification_preferences as np', 'np.user_id', 'cm.user_id')
+    .leftJoin('conversation_notifications as cn', (join) => join.onRef('cn.user_id', '=', 'cm.user_id').on('cn.conversation_id', '=', param('conversationId')))
+    .select('cm.user_id')
+    .where('cm.conversation_id', '=', param('conversationId'))
+    .where('cm.user_id', '<>', param('authorId'))
+    .where((eb) =>
+      eb.or([
+        eb('cn.level', '=', 'all'),
+        eb.and([eb('cn.level', 'is', null), eb('np.level', '=', 'all')]),
+        eb.and([eb('np.keywords', 'is not', null), eb('np.keywords', '<>', '[]')]),
+      ]),
+    )
+    .limit(1),
+);
 
 /** Lists who follows a thread. */
 export async function listThreadFollowers(db: Db, rootId: string): Promise<string[]> {

@@ -177,4 +177,27 @@ describe('notification pipeline', () => {
     expect(notificationsOf(socket)).toEqual([]);
     await socket.close();
   });
+
+  test('plain message enqueues a job only when needed', async () => {
+    const { alice, bob, generalId } = await trio();
+    const jobsFor = async (messageId: string) => {
+      const rows = await server.server.ctx.storage.db.selectFrom('jobs').select('id').where('dedupe_key', '=', `notify:${messageId}`).execute();
+      return rows.length;
+    };
+
+    // Nobody in the channel is notified of every message, so there is nothing to decide.
+    const plain = await post(alice, generalId, { text: 'nothing for anyone' });
+    expect(await jobsFor(plain.id)).toBe(0);
+
+    const mention = await post(alice, generalId, { text: `@${bob.username} look` });
+    expect(await jobsFor(mention.id)).toBe(1);
+
+    await bob.api.request('PUT', `/api/conversations/${generalId}/notifications`, { level: 'all' });
+    const socket = await openReadySocket(server.wsUrl, bob.token);
+    const followed = await post(alice, generalId, { text: 'for those who follow everything' });
+    expect(await jobsFor(followed.id)).toBe(1);
+    await drained();
+    expect(notificationsOf(socket).map((notification) => notification.id)).toContain(followed.id);
+    await socket.close();
+  });
 });
