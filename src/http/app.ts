@@ -42,6 +42,7 @@ import { openStorage } from '../storage/database.js';
 import { handleError } from './error-handler.js';
 import { PUBLIC } from './schemas.js';
 import { registerJsonParser } from './body-parser.js';
+import { registerNulGuard } from './nul-guard.js';
 import { RateLimits } from './rate-limits.js';
 import { SessionCache } from '../accounts/session-cache.js';
 import { openFileServices } from '../files/services.js';
@@ -176,6 +177,7 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
   });
 
   registerJsonParser(app);
+  registerNulGuard(app);
   await app.register(fastifyCookie);
   await registerOpenApi(app);
 

@@ -75,6 +75,22 @@ test('e-mail with control character rejected', async () => {
   expect((response.body as { error: { field: string } }).error.field).toBe('email');
 });
 
+test('NUL character rejected everywhere', async () => {
+  const alice = await buildUser(server.url, 'alice');
+  const team = await buildTeam(alice);
+  const cases: Array<[string, string, unknown, string]> = [
+    ['POST', '/api/auth/login', { login: '\u0000', password: 'wrong password' }, 'login'],
+    ['POST', `/api/conversations/${team.generalId}/messages`, { text: 'before\u0000after' }, 'text'],
+    ['POST', `/api/teams/${team.id}/members`, { username: 'bob\u0000' }, 'username'],
+    ['GET', `/api/search?team_id=${team.id}&q=${encodeURIComponent('deploy\u0000')}`, undefined, 'q'],
+  ];
+  for (const [method, url, body, field] of cases) {
+    const response = await alice.api.raw(method, url, body);
+    expect(response.status, url).toBe(400);
+    expect((response.body as { error: { code: string; field: string } }).error, url).toMatchObject({ code: 'VALIDATION_FAILED', field });
+  }
+});
+
 test('time zone stored in IANA spelling', async () => {
   const alice = await buildUser(server.url, 'alice');
   const updated = await alice.api.patch<{ time_zone: string }>('/api/users/me', { time_zone: 'europe/paris' });
