@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../platform/errors.js';
 
-/** Longest JSON path this guard walks into; deeper values are left to the route's schema. */
+/** Maximum nesting depth this guard walks into; deeper values are left to the route's schema. */
 const MAX_DEPTH = 32;
 
 /**
