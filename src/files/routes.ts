@@ -37,6 +37,8 @@ function registerUploadRoutes(scope: App, ctx: AppContext): void {
     '/api/conversations/:conversationId/files',
     {
       onRequest: [authenticate, acceptAnyContentType],
+      // The name is cleaned before it is stored: a NUL becomes "_" like other control characters.
+      config: { cleanedQueryFields: ['name'] },
       schema: {
         tags,
         summary: 'Upload a file in one request',
