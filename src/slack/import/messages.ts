@@ -20,7 +20,7 @@ import { findOrCreateBot, SLACKBOT_ID } from './users.js';
  * batch is the most a killed run loses. Memory keeps one batch plus the day
  * file being read: whole when it is small, otherwise up to this many entries.
  */
-export const MESSAGE_BATCH_SIZE = 2000;
+export const MESSAGE_BATCH_SIZE = 5000;
 
 /** Largest entry of a day file; a larger one is reported as damage. Slack caps a message's text at 40,000 characters. */
 export const MAX_ENTRY_BYTES = 4 * 1024 * 1024;
