@@ -382,7 +382,8 @@ describe('interrupted runs', () => {
     expect(response.status).toBe(202);
     const run = await waitForRun(admin, teamId, ((await response.json()) as RunView).id);
     expect(run.status).toBe('failed');
-    expect(fs.existsSync(path.join(folder(), `${run.id}.zip`))).toBe(false);
+    // The zip goes right after the run's final status is stored.
+    await expect.poll(() => fs.existsSync(path.join(folder(), `${run.id}.zip`)), { timeout: 5000 }).toBe(false);
   });
 });
 
