@@ -75,7 +75,7 @@ export interface Config {
   /** Folder of the built web client, served at /; empty selects dist/web of the installation. */
   webDir: string;
   /**
-   * Largest Slack export day file that an import parses whole with JSON.parse; larger ones are
+   * Largest Slack export day file that an import parses whole with JSON.parse. Larger ones are
    * read entry by entry, which takes about twice the CPU but keeps memory bounded.
    */
   slackImportWholeFileMaxBytes: number;

@@ -71,7 +71,7 @@ export interface PageBounds {
 export interface SearchIndex {
   /**
    * Adds a document, or replaces the document of the same message or file.
-   * `isNew` says that the message or file has no document yet, so an
+   * `isNew` means that the message or file has no document yet, so an
    * implementation may skip looking for one.
    */
   writeDocument(tx: Tx, document: SearchDocument, options?: { isNew?: boolean }): Promise<void>;

@@ -185,7 +185,7 @@ describe('notification pipeline', () => {
       return rows.length;
     };
 
-    // Nobody in the channel is notified of every message, so there is nothing to decide.
+    // No member of the channel is notified of every message, so the job would decide nothing.
     const plain = await post(alice, generalId, { text: 'nothing for anyone' });
     expect(await jobsFor(plain.id)).toBe(0);
 
