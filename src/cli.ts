@@ -32,7 +32,9 @@ Commands:
                     named NAME, created if missing and owned by the first server admin. Reads
                     the same environment variables as the server and may run while it serves.
                     Running it again adds only what is missing, so a stopped import resumes.
-                    Prints the report as JSON; --summary prints only the counts.`;
+                    Prints the report as JSON; --summary prints only the counts.
+                    CHATTERBOX_SLACK_TOKEN, a Slack token with files:read, downloads the bytes
+                    of files the export lacks (see docs/slack.md).`;
 
 /** Rekeys the database, then opens it with the new key to prove it and to record the rotation in the audit log. */
 async function rekey(): Promise<void> {
@@ -81,6 +83,12 @@ async function importSlack(args: string[]): Promise<number> {
     return 2;
   }
 
+  const slackToken = process.env.CHATTERBOX_SLACK_TOKEN || undefined;
+  if (slackToken !== undefined && !/^[A-Za-z0-9-]{8,512}$/.test(slackToken)) {
+    console.error('CHATTERBOX_SLACK_TOKEN must be a Slack token such as xoxb-..., 8 to 512 letters, digits and dashes');
+    return 2;
+  }
+
   const config = loadConfig();
   // Logs go to stderr, so stdout holds only the report.
   const logger = createLogger(config.logLevel, process.stderr);
@@ -91,7 +99,7 @@ async function importSlack(args: string[]): Promise<number> {
     const team = await findOrCreateTeamByName(node.ctx, teamName.trim());
     const location = path.resolve(paths[0]!);
     const runId = await createImportRun(node.ctx, team.id, location, null);
-    const report = await executeImportRun(node.ctx, runId, team, location);
+    const report = await executeImportRun(node.ctx, runId, team, location, { slackToken });
     console.log(JSON.stringify(summary ? summaryOf(report) : report, null, 2));
     return report.problem_count === 0 ? 0 : 3;
   } finally {
@@ -104,6 +112,7 @@ function summaryOf(report: ImportReport) {
     counts: Object.fromEntries(REPORT_KINDS.map((kind) => [kind, report.counts[kind]])),
     replies: report.replies,
     file_placeholders: report.file_placeholders,
+    files_downloaded: report.files_downloaded,
     problem_count: report.problem_count,
     created_accounts: report.created_accounts.length,
   };

@@ -79,10 +79,26 @@ export interface Config {
    * read entry by entry, which takes about twice the CPU but keeps memory bounded.
    */
   slackImportWholeFileMaxBytes: number;
+  slackFiles: SlackFilesConfig;
   files: FilesConfig;
   presence: PresenceConfig;
   push: PushConfig;
   jobs: JobsConfig;
+}
+
+/**
+ * Downloads of file bytes that a Slack import makes with a token its starter
+ * supplies. The token is sent only to these hosts, over https.
+ */
+export interface SlackFilesConfig {
+  /** Host names (with `:port` when not 443) that file URLs may name; others are not fetched. */
+  hosts: string[];
+  /** Addresses or CIDR ranges the hosts may resolve to although they are loopback, private or link-local. */
+  allowedAddresses: string[];
+  /** PEM file of extra certificate authorities trusted for the hosts, besides Node's defaults. */
+  caFile: string;
+  /** Time limit of one file's download, from the request to its last byte. */
+  timeoutMs: number;
 }
 
 /** Where shared files are stored and how they are encrypted. */
@@ -214,6 +230,7 @@ const DEFAULTS: Config = {
   },
   webDir: '',
   slackImportWholeFileMaxBytes: 8 * 1024 * 1024,
+  slackFiles: { hosts: ['files.slack.com'], allowedAddresses: [], caFile: '', timeoutMs: 120_000 },
   files: {
     store: 'local',
     s3: { bucket: '', region: 'us-east-1', endpoint: '', accessKeyId: '', secretAccessKey: '', forcePathStyle: false },
@@ -254,11 +271,12 @@ const DEFAULTS: Config = {
 };
 
 /** A partial config for tests: nested groups may be given in part. */
-export type ConfigOverrides = Partial<Omit<Config, 'ws' | 'rateLimits' | 'tls' | 'loginThrottle' | 'files' | 'presence' | 'push' | 'jobs'>> & {
+export type ConfigOverrides = Partial<Omit<Config, 'ws' | 'rateLimits' | 'tls' | 'loginThrottle' | 'slackFiles' | 'files' | 'presence' | 'push' | 'jobs'>> & {
   ws?: Partial<Config['ws']>;
   rateLimits?: Partial<Config['rateLimits']>;
   tls?: Partial<Config['tls']>;
   loginThrottle?: Partial<Config['loginThrottle']>;
+  slackFiles?: Partial<SlackFilesConfig>;
   files?: Partial<Omit<FilesConfig, 's3'>> & { s3?: Partial<FilesConfig['s3']> };
   presence?: Partial<PresenceConfig>;
   push?: Partial<PushConfig>;
@@ -274,6 +292,7 @@ export function buildConfig(overrides: ConfigOverrides = {}): Config {
     rateLimits: { ...DEFAULTS.rateLimits, ...overrides.rateLimits },
     tls: { ...DEFAULTS.tls, ...overrides.tls },
     loginThrottle: { ...DEFAULTS.loginThrottle, ...overrides.loginThrottle },
+    slackFiles: { ...DEFAULTS.slackFiles, ...overrides.slackFiles },
     files: {
       ...DEFAULTS.files,
       ...overrides.files,
@@ -352,14 +371,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   const security = readSecuritySettings(env, problems);
   const files = readFilesConfig(env, problems, integer, flag);
-  const pushAllowedAddresses = (env.CHATTERBOX_PUSH_ALLOWED_ADDRESSES ?? '')
+  const pushAllowedAddresses = addressList(env, 'CHATTERBOX_PUSH_ALLOWED_ADDRESSES', problems);
+  const slackFileHosts = (env.CHATTERBOX_SLACK_FILE_HOSTS ?? '')
     .split(',')
-    .map((entry) => entry.trim())
+    .map((entry) => entry.trim().toLowerCase())
     .filter((entry) => entry !== '');
-  for (const entry of pushAllowedAddresses) {
-    if (!isAddressOrRange(entry)) {
-      problems.push(`CHATTERBOX_PUSH_ALLOWED_ADDRESSES entry "${entry}" must be an IP address or CIDR range such as 127.0.0.1/32`);
-    }
+  for (const entry of slackFileHosts) {
+    if (!/^[a-z0-9.-]+(:\d{1,5})?$/.test(entry)) problems.push(`CHATTERBOX_SLACK_FILE_HOSTS entry "${entry}" must be a host name with an optional :port, such as files.slack.com`);
   }
   const vapidPublicKey = env.CHATTERBOX_VAPID_PUBLIC_KEY ?? '';
   const vapidPrivateKey = env.CHATTERBOX_VAPID_PRIVATE_KEY ?? '';
@@ -399,6 +417,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metrics: flag('CHATTERBOX_METRICS', DEFAULTS.metrics),
     webDir: env.CHATTERBOX_WEB_DIR ? path.resolve(env.CHATTERBOX_WEB_DIR) : DEFAULTS.webDir,
     slackImportWholeFileMaxBytes: integer('CHATTERBOX_SLACK_IMPORT_WHOLE_FILE_MAX_BYTES', DEFAULTS.slackImportWholeFileMaxBytes, 0),
+    slackFiles: {
+      hosts: slackFileHosts.length > 0 ? slackFileHosts : DEFAULTS.slackFiles.hosts,
+      allowedAddresses: addressList(env, 'CHATTERBOX_SLACK_FILE_ALLOWED_ADDRESSES', problems),
+      caFile: env.CHATTERBOX_SLACK_FILE_CA_FILE ? path.resolve(env.CHATTERBOX_SLACK_FILE_CA_FILE) : '',
+      timeoutMs: integer('CHATTERBOX_SLACK_FILE_TIMEOUT_MS', DEFAULTS.slackFiles.timeoutMs, 1000),
+    },
     presence: {
       idleTimeoutMs: integer('CHATTERBOX_PRESENCE_IDLE_MS', DEFAULTS.presence.idleTimeoutMs, 1000),
       offlineGraceMs: integer('CHATTERBOX_PRESENCE_OFFLINE_GRACE_MS', DEFAULTS.presence.offlineGraceMs, 0),
@@ -490,6 +514,18 @@ function readFilesConfig(
 }
 
 /** True for an IP address or a CIDR range such as 10.0.0.0/8. */
+/** Reads a comma-separated list of IP addresses and CIDR ranges, reporting each invalid entry. */
+function addressList(env: NodeJS.ProcessEnv, name: string, problems: string[]): string[] {
+  const entries = (env[name] ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  for (const entry of entries) {
+    if (!isAddressOrRange(entry)) problems.push(`${name} entry "${entry}" must be an IP address or CIDR range such as 127.0.0.1/32`);
+  }
+  return entries;
+}
+
 function isAddressOrRange(entry: string): boolean {
   const [address, prefix, ...rest] = entry.split('/');
   const prefixValid = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= 128);

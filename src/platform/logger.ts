@@ -10,8 +10,10 @@ const REDACTED_PATHS = [
   'currentPassword',
   'token',
   'ticket',
+  'slack_token',
   '*.password',
   '*.token',
+  '*.slack_token',
 ];
 
 /** Creates the root logger; modules take children with a `component` field. Logs go to stdout unless a destination is given. */

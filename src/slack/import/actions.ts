@@ -52,8 +52,10 @@ export async function checkNoLiveRun(ctx: AppContext, teamId: string): Promise<v
 /**
  * Source of a run's export: a path on the server (server admins only) or an
  * uploaded zip, stored as `<runId>.zip` so the sweep can tell whose it is.
+ * `slackToken` downloads the file bytes the export lacks; it is kept in
+ * memory for the run only, so a resumed run needs it again.
  */
-export type ImportInput = { path: string } | { uploadedZip: string; runId: string };
+export type ImportInput = ({ path: string } | { uploadedZip: string; runId: string }) & { slackToken?: string };
 
 /**
  * Starts an import in the background and returns its run row at once. A
@@ -72,7 +74,7 @@ export async function startImport(ctx: AppContext, auth: Auth, teamId: string, i
   const runId = await createImportRun(ctx, team.id, 'path' in input ? input.path : 'uploaded zip', auth.user.id, 'runId' in input ? input.runId : undefined);
   const controller = new AbortController();
   const running = runningOf(ctx);
-  const done = executeImportRun(ctx, runId, team, location, controller.signal)
+  const done = executeImportRun(ctx, runId, team, location, { signal: controller.signal, slackToken: input.slackToken })
     // The run row stores the error, and executeImportRun logged it.
     .then(() => undefined, () => undefined)
     .finally(async () => {

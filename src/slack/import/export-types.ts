@@ -40,6 +40,9 @@ export interface SlackFile {
   title?: string;
   mimetype?: string;
   size?: number;
+  /** URLs of the bytes on Slack's file host, which need a token. */
+  url_private?: string;
+  url_private_download?: string;
   mode?: string;
 }
 

@@ -25,10 +25,11 @@ export function filePathIn(file: SlackFile): string | undefined {
 }
 
 /**
- * Stores the bytes of a message's files that the export holds, before the
- * batch's transaction, because blob writes must not hold the database's
- * write lock. A blob whose transaction then fails is removed by `recordFiles`'s
- * caller or, at worst, by the file sweep, which deletes unreferenced blobs.
+ * Stores the bytes of a message's files that the export holds, or that the
+ * run's downloader fetches from Slack, before the batch's transaction,
+ * because blob writes must not hold the database's write lock. A blob whose
+ * transaction then fails is removed by `recordFiles`'s caller or, at worst, by
+ * the file sweep, which deletes unreferenced blobs.
  */
 export async function storeFileBytes(state: ImportState, conversation: MappedConversation, files: SlackFile[], path: string): Promise<FileWork[]> {
   const work: FileWork[] = [];
@@ -36,7 +37,7 @@ export async function storeFileBytes(state: ImportState, conversation: MappedCon
     const location = filePathIn(file);
     const stream = location === undefined ? undefined : await state.source.openStream(location);
     if (stream === undefined) {
-      work.push({ slack: file, stored: undefined });
+      work.push({ slack: file, stored: await downloadFileBytes(state, conversation, file, path) });
       continue;
     }
     try {
@@ -50,12 +51,40 @@ export async function storeFileBytes(state: ImportState, conversation: MappedCon
   return work;
 }
 
+/**
+ * Fetches and stores a file's bytes from Slack when the run has a token and
+ * the entry a URL. A failed download is reported, and the file becomes a
+ * placeholder like one without a token.
+ */
+async function downloadFileBytes(state: ImportState, conversation: MappedConversation, file: SlackFile, path: string): Promise<StoredBlob | undefined> {
+  const downloader = state.downloader;
+  const url = downloader?.urlOf(file);
+  if (downloader === undefined || url === undefined || downloader.tokenRejected) return undefined;
+
+  const problem = (reason: string) => reportProblem(state.report, { kind: 'files', path, reason: `file ${String(file.id)} of ${conversation.folder} was not downloaded: ${reason}` }, { skipped: false });
+  let body;
+  try {
+    body = await downloader.open(url, file.mimetype);
+  } catch (error) {
+    problem((error as Error).message);
+    return undefined;
+  }
+  try {
+    const stored = await state.ctx.files.vault.write(body, { maxBytes: state.ctx.config.files.maxFileBytes });
+    state.report.files_downloaded += 1;
+    return stored;
+  } catch (error) {
+    body.destroy();
+    problem((error as Error).message);
+    return undefined;
+  }
+}
+
 /** Inserts the file rows of a batch's messages, attached to them, and counts files and placeholders. */
 export async function recordFiles(state: ImportState, tx: Tx, conversation: MappedConversation, items: Array<{ files: FileWork[]; message: MessageRow }>): Promise<void> {
   for (const { files, message } of items) {
     for (const { slack, stored } of files) {
       if (stored === undefined) {
-        // TODO: bytes missing from the export are not fetched from Slack with a supplied token.
         state.report.file_placeholders += 1;
         continue;
       }

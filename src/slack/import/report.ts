@@ -43,6 +43,8 @@ export interface ImportReport {
   counts: Record<ReportKind, KindCounts>;
   /** Files of which only a placeholder line was kept, because the export lacks their bytes. */
   file_placeholders: number;
+  /** Files among `counts.files.imported` whose bytes were downloaded from Slack with the supplied token. */
+  files_downloaded: number;
   /** Thread replies among `counts.messages.imported`. */
   replies: number;
   /** The first MAX_LISTED_PROBLEMS problems; `problem_count` counts them all. */
@@ -56,7 +58,7 @@ export const MAX_LISTED_PROBLEMS = 1000;
 
 export function emptyReport(): ImportReport {
   const counts = Object.fromEntries(REPORT_KINDS.map((kind) => [kind, { imported: 0, merged: 0, existing: 0, skipped: 0 }]));
-  return { counts: counts as Record<ReportKind, KindCounts>, file_placeholders: 0, replies: 0, problems: [], problem_count: 0, created_accounts: [] };
+  return { counts: counts as Record<ReportKind, KindCounts>, file_placeholders: 0, files_downloaded: 0, replies: 0, problems: [], problem_count: 0, created_accounts: [] };
 }
 
 /**

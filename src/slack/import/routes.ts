@@ -8,7 +8,7 @@ import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { newId } from '../../platform/ids.js';
 import { accessImportTeam, checkNoLiveRun, getImportRun, removeUploadedZip, startImport, stopImports } from './actions.js';
-import { ImportParams, ImportRunView, presentImportRun, StartImportBody, TeamParams } from './schemas.js';
+import { ImportParams, ImportRunView, presentImportRun, SlackTokenHeaders, StartImportBody, TeamParams } from './schemas.js';
 import { startImportSweeps, uploadFolder } from './sweep.js';
 
 const tags = ['slack'];
@@ -36,7 +36,7 @@ export function registerSlackImportRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request, reply) => {
-      const run = await startImport(ctx, callerOf(request), request.params.teamId, { path: request.body.path });
+      const run = await startImport(ctx, callerOf(request), request.params.teamId, { path: request.body.path, slackToken: request.body.slack_token });
       return reply.status(202).send(presentImportRun(run));
     },
   );
@@ -58,8 +58,11 @@ export function registerSlackImportRoutes(app: App, ctx: AppContext): void {
         schema: {
           tags,
           summary: 'Import an uploaded Slack export zip',
-          description: 'Team owners and server admins. The body is the zip, at most CHATTERBOX_MAX_FILE_BYTES. Starts the import in the background.',
+          description:
+            'Team owners and server admins. The body is the zip, at most CHATTERBOX_MAX_FILE_BYTES. Starts the import in the background. ' +
+            'A Slack token with files:read in the Slack-Token header downloads the file bytes the export lacks; it is never stored.',
           params: TeamParams,
+          headers: SlackTokenHeaders,
           response: { 202: ImportRunView },
         },
       },
@@ -71,7 +74,8 @@ export function registerSlackImportRoutes(app: App, ctx: AppContext): void {
         const runId = newId();
         const file = await receiveZip(ctx, request.raw, request.headers['content-length'], runId);
         try {
-          const run = await startImport(ctx, auth, request.params.teamId, { uploadedZip: file, runId });
+          const slackToken = request.headers['slack-token'] as string | undefined;
+          const run = await startImport(ctx, auth, request.params.teamId, { uploadedZip: file, runId, slackToken });
           return await reply.status(202).send(presentImportRun(run));
         } catch (error) {
           await removeUploadedZip(ctx, file, runId);

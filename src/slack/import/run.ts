@@ -9,6 +9,7 @@ import type { TeamRow } from '../../storage/schema.js';
 import { getStreamHead } from '../../storage/streams.js';
 import { importConversations } from './conversations.js';
 import type { ConversationListKind, SlackConversation, SlackUser } from './export-types.js';
+import { SlackFileDownloader } from './file-download.js';
 import { importConversationMessages } from './messages.js';
 import { insertRun, interruptRunsBefore, touchRun, updateRun } from './queries.js';
 import { emptyReport, reportProblem, type ImportReport } from './report.js';
@@ -94,9 +95,17 @@ async function interruptStale(ctx: AppContext, db: Db | Tx, teamId?: string): Pr
  * into the report. An error that stops the whole run (unreadable zip, lost
  * database) marks the run failed and is thrown. A run stopped through
  * `signal`, or found marked interrupted by another node, ends 'interrupted'.
- * Running it again on the same export adds only what is missing.
+ * Running it again on the same export adds only what is missing. With
+ * `slackToken`, the bytes of files the export lacks are downloaded from Slack.
  */
-export async function executeImportRun(ctx: AppContext, runId: string, team: TeamRow, location: string, signal?: AbortSignal): Promise<ImportReport> {
+export async function executeImportRun(
+  ctx: AppContext,
+  runId: string,
+  team: TeamRow,
+  location: string,
+  options: { signal?: AbortSignal; slackToken?: string } = {},
+): Promise<ImportReport> {
+  const { signal, slackToken } = options;
   const report = emptyReport();
   const started = Date.now();
   let lastWrite = 0;
@@ -107,10 +116,10 @@ export async function executeImportRun(ctx: AppContext, runId: string, team: Tea
   };
   const heartbeat = startHeartbeat(ctx, runId, team.id);
   const stop = signal === undefined ? heartbeat.signal : AbortSignal.any([signal, heartbeat.signal]);
-  ctx.logger.info({ component: 'slack-import', runId, teamId: team.id }, 'Slack import started');
+  ctx.logger.info({ component: 'slack-import', runId, teamId: team.id, downloadsFiles: slackToken !== undefined }, 'Slack import started');
 
   try {
-    await importExport(ctx, team, location, report, { signal: stop, onProgress: saveProgress });
+    await importExport(ctx, team, location, report, { signal: stop, onProgress: saveProgress, slackToken });
   } catch (error) {
     const status = stop.aborted ? 'interrupted' : 'failed';
     let message = (error as Error).message;
@@ -157,9 +166,10 @@ async function importExport(
   team: TeamRow,
   location: string,
   report: ImportReport,
-  hooks: { signal?: AbortSignal; onProgress: () => Promise<void> },
+  hooks: { signal?: AbortSignal; onProgress: () => Promise<void>; slackToken?: string },
 ): Promise<void> {
   const source = await openExportSource(location);
+  const downloader = hooks.slackToken === undefined ? undefined : new SlackFileDownloader(ctx.config.slackFiles, hooks.slackToken, ctx.config.files.maxFileBytes);
   try {
     const state: ImportState = {
       ctx,
@@ -171,6 +181,7 @@ async function importExport(
       usernames: new Map(),
       conversations: new Map(),
       unusableHash: await hashPassword(randomBytes(32).toString('base64')),
+      downloader,
       signal: hooks.signal,
       onProgress: hooks.onProgress,
     };
@@ -186,6 +197,7 @@ async function importExport(
       await finishConversation(state, conversation, report.counts.messages.imported > before);
     }
   } finally {
+    downloader?.close();
     await source.close();
   }
 }

@@ -6,8 +6,19 @@ import type { ImportReport } from './report.js';
 export const TeamParams = Strict({ teamId: Id });
 export const ImportParams = Strict({ teamId: Id, importId: Id });
 
+/** A Slack token: letters, digits and dashes, such as xoxb-... or xoxp-.... */
+const SlackToken = Type.String({
+  minLength: 8,
+  maxLength: 512,
+  pattern: '^[A-Za-z0-9-]+$',
+  description: 'Slack user or bot token with files:read, used to download file bytes the export lacks; never stored',
+});
+
+export const SlackTokenHeaders = Type.Object({ 'slack-token': Type.Optional(SlackToken) });
+
 export const StartImportBody = Strict({
   path: Type.String({ minLength: 1, maxLength: 4096, description: 'Folder or .zip file of the export on the server (server admins only)' }),
+  slack_token: Type.Optional(SlackToken),
 });
 export type StartImportBody = Static<typeof StartImportBody>;
 
@@ -25,6 +36,7 @@ export const ImportRunView = Type.Object({
   report: Type.Object({
     counts: Type.Record(Type.String(), Counts),
     file_placeholders: Type.Integer(),
+    files_downloaded: Type.Integer(),
     replies: Type.Integer(),
     problems: Type.Array(Type.Object({ kind: Type.String(), path: Type.String(), ts: Type.Optional(Type.String()), reason: Type.String() })),
     problem_count: Type.Integer(),
@@ -36,6 +48,8 @@ export const ImportRunView = Type.Object({
 export type ImportRunView = Static<typeof ImportRunView>;
 
 export function presentImportRun(row: SlackImportRow): ImportRunView {
+  // Reports stored before files_downloaded existed lack it.
+  const report = JSON.parse(row.report) as Omit<ImportReport, 'files_downloaded'> & { files_downloaded?: number };
   return {
     id: row.id,
     team_id: row.team_id,
@@ -45,6 +59,6 @@ export function presentImportRun(row: SlackImportRow): ImportRunView {
     created_at: toIso(Number(row.created_at)),
     updated_at: toIso(Number(row.updated_at)),
     finished_at: toIso(row.finished_at === null ? null : Number(row.finished_at)),
-    report: JSON.parse(row.report) as ImportReport,
+    report: { ...report, files_downloaded: report.files_downloaded ?? 0 },
   };
 }

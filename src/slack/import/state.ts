@@ -1,5 +1,6 @@
 import type { AppContext } from '../../platform/context.js';
 import type { TeamRow } from '../../storage/schema.js';
+import type { SlackFileDownloader } from './file-download.js';
 import type { ImportReport } from './report.js';
 import type { ExportSource } from './source.js';
 
@@ -40,6 +41,8 @@ export interface ImportState {
   conversations: Map<string, MappedConversation>;
   /** Argon2 hash of a random secret that is never stored, shared by created accounts so none can log in until reset. */
   unusableHash: string;
+  /** Fetches the bytes of files the export lacks; undefined when no token was supplied. */
+  downloader?: SlackFileDownloader;
   /** Stops the run between batches; a stopped run resumes when started again. */
   signal?: AbortSignal;
   /** Called after each batch, so callers can store progress. */
