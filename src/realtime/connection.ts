@@ -9,6 +9,7 @@ import { findSessionById, listTeamIdsOfUser } from '../accounts/queries.js';
 import type { EventListener } from './event-bus.js';
 import { conversationStream, encodeEventFrame, teamStream, userStream, type StreamEvent, type StreamId } from './events.js';
 import { parseClientFrame, type HelloFrame, type PostFrame } from './frames.js';
+import type { SharedStrings } from './shared-strings.js';
 import { postMessage } from '../messages/actions.js';
 import { presentMessage } from '../messages/schemas.js';
 import { redactDeletedMessages } from '../messages/replay.js';
@@ -30,6 +31,13 @@ export const CLOSE = {
 
 /** Events read from storage per query while a stream catches up. */
 const FILL_PAGE_SIZE = 500;
+/**
+ * Live events a catching-up stream keeps in memory. Beyond it they are
+ * dropped and read from storage later, where they are committed already.
+ */
+const MAX_PENDING_EVENTS = FILL_PAGE_SIZE;
+/** Interval at which a paused catch-up checks whether the client has read its queued frames. */
+const DRAIN_CHECK_MS = 20;
 
 interface StreamState {
   /** Highest seq sent to this socket; every lower one was sent exactly once. */
@@ -59,6 +67,8 @@ export class Connection {
   readonly #address: string;
   readonly #log: Logger;
   readonly #streams = new Map<StreamId, StreamState>();
+  /** The node's copies of stream and team ids, which every socket keeps for each stream. */
+  readonly #sharedStrings: SharedStrings;
   readonly #listener: EventListener;
   readonly #signalListener: SignalListener;
   /** Presence, activity and typing of this socket; set once it is ready. */
@@ -73,9 +83,11 @@ export class Connection {
     auth: Auth,
     address: string,
     ctx: AppContext,
+    sharedStrings: SharedStrings,
     onClose: (connection: Connection) => void,
   ) {
     this.id = id;
+    this.#sharedStrings = sharedStrings;
     this.#address = address;
     this.auth = auth;
     this.#socket = socket;
@@ -151,6 +163,7 @@ export class Connection {
     for (const [stream, state] of this.#streams) {
       this.#ctx.bus.unsubscribe(stream, this.#listener);
       if (state.signals) this.#ctx.signals.unsubscribe(stream, this.#signalListener);
+      this.#releaseStrings(stream, state);
     }
     this.#streams.clear();
     this.#presence?.close();
@@ -334,15 +347,29 @@ export class Connection {
       }),
     );
     for (const stream of resync) this.#send(JSON.stringify({ type: 'resync', stream, seq: heads[stream] }));
+    this.#openPresence();
+    this.#log.info({ streams: streams.length, replaying: toFill.length, resync: resync.length }, 'socket ready');
+    await this.#fillAll(toFill);
+  }
+
+  /**
+   * Opens the socket's presence session. Its callbacks live as long as the
+   * socket, so they are created here. V8 gives all closures of a function one
+   * shared context, so closures made in #start would keep alive every local
+   * of #start that any of its closures uses, about 2 KiB per socket.
+   */
+  #openPresence(): void {
     this.#presence = this.#ctx.presence.openSession({
       id: this.id,
-      userId,
+      userId: this.auth.user.id,
       send: (payload) => void this.#send(payload),
       sendError: (code, message, field, id, details) => this.#sendError(code, message, field, id, details),
       receives: (stream) => this.#streams.get(stream)?.signals === true,
     });
-    this.#log.info({ streams: streams.length, replaying: toFill.length, resync: resync.length }, 'socket ready');
+  }
 
+  /** Sends the stored events after each stream's position, reading the first pages of all of them at once. */
+  async #fillAll(toFill: readonly StreamId[]): Promise<void> {
     const states = new Map(toFill.map((stream) => [stream, this.#streams.get(stream)]));
     const firstPages = await this.#readFirstPages(toFill);
     // A stream left or joined again during the read is filled by the code that joined it.
@@ -378,11 +405,19 @@ export class Connection {
   #subscribe(stream: StreamId, teamId?: string, accessChecked = true): StreamState {
     const existing = this.#streams.get(stream);
     if (existing !== undefined) return existing;
-    const state: StreamState = { delivered: 0, filling: true, pending: [], teamId, signals: false };
-    this.#streams.set(stream, state);
-    this.#ctx.bus.subscribe(stream, this.#listener);
-    if (accessChecked) this.#listenToSignals(stream, state);
+    const key = this.#sharedStrings.acquire(stream);
+    const team = teamId === undefined ? undefined : this.#sharedStrings.acquire(teamId);
+    // Every field is set here, so V8 keeps them inside the object rather than in a separate property array.
+    const state: StreamState = { delivered: 0, filling: true, pending: [], refill: false, teamId: team, signals: false };
+    this.#streams.set(key, state);
+    this.#ctx.bus.subscribe(key, this.#listener);
+    if (accessChecked) this.#listenToSignals(key, state);
     return state;
+  }
+
+  #releaseStrings(stream: StreamId, state: StreamState): void {
+    this.#sharedStrings.release(stream);
+    if (state.teamId !== undefined) this.#sharedStrings.release(state.teamId);
   }
 
   #listenToSignals(stream: StreamId, state: StreamState): void {
@@ -397,6 +432,7 @@ export class Connection {
     this.#streams.delete(stream);
     this.#ctx.bus.unsubscribe(stream, this.#listener);
     if (state.signals) this.#ctx.signals.unsubscribe(stream, this.#signalListener);
+    this.#releaseStrings(stream, state);
   }
 
   #onLive(event: StreamEvent, frame: Buffer): void {
@@ -404,7 +440,12 @@ export class Connection {
     if (state === undefined || this.#state !== 'ready') return;
 
     if (state.filling) {
-      state.pending.push(event);
+      if (state.pending.length < MAX_PENDING_EVENTS) {
+        state.pending.push(event);
+      } else {
+        state.pending = [];
+        state.refill = true;
+      }
     } else if (event.seq === state.delivered + 1) {
       this.#deliver(event, frame, true);
     } else if (event.seq > state.delivered + 1) {
@@ -418,9 +459,12 @@ export class Connection {
   /**
    * Reads the stored events after `delivered` and sends them in order, then
    * drains the live events buffered meanwhile. Repeats while a gap remains.
-   * `firstPage`, when given, was read already from `delivered` on.
-   * TODO: each socket keeps a page of up to FILL_PAGE_SIZE events in memory, with no node-wide bound,
-   * so many sockets catching up at once raise memory by their backlogs (docs/faults.md, slow consumers).
+   * `firstPage`, when given, was read already from `delivered` on. Once the
+   * socket has more than its pause threshold queued, the rest of the page is
+   * dropped, and the fill waits until the client has read most of the queue
+   * and reads storage again from `delivered`. So a long backlog costs each
+   * socket at most about that threshold of memory, and a client catching up
+   * is not closed as a slow consumer.
    */
   async #fill(stream: StreamId, firstPage?: StreamEvent[]): Promise<void> {
     let state = this.#streams.get(stream);
@@ -445,9 +489,18 @@ export class Connection {
         this.#send(JSON.stringify({ type: 'resync', stream, seq: first.seq - 1 }));
         state.delivered = first.seq - 1;
       }
+      let paused = false;
       for (const event of stored) {
         if (this.#streams.get(stream) !== state) return;
         if (event.seq === state.delivered + 1) this.#deliver(event, encodeEventFrame(event));
+        if (this.#socket.bufferedAmount > this.#fillPauseBytes()) {
+          paused = true;
+          break;
+        }
+      }
+      if (paused) {
+        await this.#waitForDrain();
+        continue;
       }
       if (stored.length === FILL_PAGE_SIZE) continue;
 
@@ -470,6 +523,19 @@ export class Connection {
         return;
       }
       state = this.#streams.get(stream);
+    }
+  }
+
+  /** Queued bytes above which a catch-up pauses: a quarter of the socket's limit, and at most 1 MiB. */
+  #fillPauseBytes(): number {
+    return Math.min(1024 * 1024, this.#ctx.config.ws.maxBufferedBytes / 4);
+  }
+
+  /** Waits until the client has read all but a quarter of the pause threshold, or the socket has closed. */
+  async #waitForDrain(): Promise<void> {
+    const resumeBytes = this.#fillPauseBytes() / 4;
+    while (this.#state === 'ready' && this.#socket.bufferedAmount > resumeBytes) {
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_CHECK_MS));
     }
   }
 

@@ -8,6 +8,7 @@ import type { AppContext } from '../platform/context.js';
 import { newId } from '../platform/ids.js';
 import { isStorageUnavailable } from '../storage/unavailable.js';
 import { CLOSE, Connection } from './connection.js';
+import { SharedStrings } from './shared-strings.js';
 
 export const REALTIME_PATH = '/api/realtime';
 
@@ -24,6 +25,7 @@ export class Gateway {
   readonly #ctx: AppContext;
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<Connection>();
+  readonly #sharedStrings = new SharedStrings();
   readonly #connectionsPerUser = new Map<string, number>();
   readonly #heartbeat: NodeJS.Timeout;
   readonly #bufferCheck: NodeJS.Timeout;
@@ -81,6 +83,11 @@ export class Gateway {
     return this.#connections.size;
   }
 
+  /** Distinct stream and team ids that the node's sockets share; zero once every socket has closed. */
+  get sharedStringCount(): number {
+    return this.#sharedStrings.size;
+  }
+
   async #onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
     const url = new URL(request.url ?? '/', 'http://localhost');
@@ -107,7 +114,7 @@ export class Gateway {
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
       const userId = auth.user.id;
       this.#connectionsPerUser.set(userId, (this.#connectionsPerUser.get(userId) ?? 0) + 1);
-      const connection = new Connection(newId(), ws, auth, this.#clientAddress(request), this.#ctx, (closed) => {
+      const connection = new Connection(newId(), ws, auth, this.#clientAddress(request), this.#ctx, this.#sharedStrings, (closed) => {
         this.#connections.delete(closed);
         this.#ctx.metrics.openConnections.dec();
         const remaining = (this.#connectionsPerUser.get(userId) ?? 1) - 1;
