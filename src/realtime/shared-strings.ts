@@ -1,7 +1,7 @@
 /**
  * One copy per node of strings that many sockets keep, such as stream and
  * team ids. Each socket reads its ids from storage as strings of its own, so
- * without sharing, a socket subscribed to 20 conversations holds about 2 KiB
+ * without sharing, a socket subscribed to 20 conversations keeps about 2 KiB
  * of copies. Holders are counted, and a string is forgotten when its last
  * holder releases it.
  */
