@@ -29,15 +29,20 @@ export const CLOSE = {
   invalidFrame: 4400,
 } as const;
 
-/** Events read from storage per query while a stream catches up. */
+/** Events of each stream in the first read when a socket starts, which reads all its streams at once. */
 const FILL_PAGE_SIZE = 500;
+/**
+ * Events per later read of a stream that catches up. The page waits in memory
+ * while the client reads, so it is smaller than the first one.
+ */
+const NEXT_PAGE_SIZE = 100;
 /**
  * Live events a catching-up stream keeps in memory. Beyond it they are
  * dropped and read from storage later, where they are committed already.
  */
 const MAX_PENDING_EVENTS = FILL_PAGE_SIZE;
 /** Interval at which a paused catch-up checks whether the client has read its queued frames. */
-const DRAIN_CHECK_MS = 20;
+const DRAIN_CHECK_MS = 10;
 
 interface StreamState {
   /** Highest seq sent to this socket; every lower one was sent exactly once. */
@@ -460,27 +465,24 @@ export class Connection {
    * Reads the stored events after `delivered` and sends them in order, then
    * drains the live events buffered meanwhile. Repeats while a gap remains.
    * `firstPage`, when given, was read already from `delivered` on. Once the
-   * socket has more than its pause threshold queued, the rest of the page is
-   * dropped, and the fill waits until the client has read most of the queue
-   * and reads storage again from `delivered`. So a long backlog costs each
-   * socket at most about that threshold of memory, and a client catching up
-   * is not closed as a slow consumer.
+   * socket has more than its pause threshold unsent, the fill waits until the
+   * client has read most of it. So a client catching up on a long backlog is
+   * not closed as a slow consumer.
    */
   async #fill(stream: StreamId, firstPage?: StreamEvent[]): Promise<void> {
     let state = this.#streams.get(stream);
     let prefetched = firstPage;
     while (state !== undefined && this.#state === 'ready') {
       let stored: StreamEvent[];
+      let limit = FILL_PAGE_SIZE;
       if (prefetched !== undefined) {
         stored = prefetched;
         prefetched = undefined;
       } else {
         // This read covers any refill requested before it.
         state.refill = false;
-        stored = await redactDeletedMessages(
-          this.#ctx.storage.db,
-          await listEventsAfter(this.#ctx.storage.db, stream, state.delivered, FILL_PAGE_SIZE),
-        );
+        limit = NEXT_PAGE_SIZE;
+        stored = await redactDeletedMessages(this.#ctx.storage.db, await listEventsAfter(this.#ctx.storage.db, stream, state.delivered, limit));
       }
       if (this.#streams.get(stream) !== state) return;
 
@@ -489,20 +491,12 @@ export class Connection {
         this.#send(JSON.stringify({ type: 'resync', stream, seq: first.seq - 1 }));
         state.delivered = first.seq - 1;
       }
-      let paused = false;
       for (const event of stored) {
+        if (this.#socket.bufferedAmount > this.#fillPauseBytes()) await this.#waitForDrain();
         if (this.#streams.get(stream) !== state) return;
         if (event.seq === state.delivered + 1) this.#deliver(event, encodeEventFrame(event));
-        if (this.#socket.bufferedAmount > this.#fillPauseBytes()) {
-          paused = true;
-          break;
-        }
       }
-      if (paused) {
-        await this.#waitForDrain();
-        continue;
-      }
-      if (stored.length === FILL_PAGE_SIZE) continue;
+      if (stored.length === limit) continue;
 
       state.pending.sort((a, b) => a.seq - b.seq);
       const pending = state.pending;
@@ -526,9 +520,9 @@ export class Connection {
     }
   }
 
-  /** Queued bytes above which a catch-up pauses: a quarter of the socket's limit, and at most 1 MiB. */
+  /** Unsent bytes above which a catch-up pauses: half the socket's limit, which closes the socket past it. */
   #fillPauseBytes(): number {
-    return Math.min(1024 * 1024, this.#ctx.config.ws.maxBufferedBytes / 4);
+    return this.#ctx.config.ws.maxBufferedBytes / 2;
   }
 
   /** Waits until the client has read all but a quarter of the pause threshold, or the socket has closed. */
