@@ -54,8 +54,20 @@ const conversationWithCallerQuery = prepareQuery<{ conversationId: string; userI
     .innerJoin('teams as t', 't.id', 'c.team_id')
     .leftJoin('team_members as tm', (join) => join.onRef('tm.team_id', '=', 'c.team_id').on('tm.user_id', '=', param('userId')))
     .leftJoin('conversation_members as cm', (join) => join.onRef('cm.conversation_id', '=', 'c.id').on('cm.user_id', '=', param('userId')))
-    .selectAll('c')
+    // Columns listed rather than `c.*`: on PostgreSQL this runs as a named prepared statement, which
+    // fails with "cached plan must not change result type" once a migration adds a column to the table.
     .select([
+      'c.id',
+      'c.team_id',
+      'c.kind',
+      'c.name',
+      'c.topic',
+      'c.purpose',
+      'c.dm_key',
+      'c.created_by',
+      'c.created_at',
+      'c.updated_at',
+      'c.archived_at',
       't.name as team_name',
       't.created_by as team_created_by',
       't.created_at as team_created_at',
@@ -83,7 +95,9 @@ async function findConversationWithCaller(db: Db | Tx, conversationId: string, u
     team_role === null || team_joined_at === null
       ? undefined
       : { team_id: conversation.team_id, user_id: userId, role: team_role, joined_at: team_joined_at };
-  return { conversation: conversation as ConversationRow, team, teamMembership, isMember: member_id !== null };
+  // Typed without a cast, so a column added to ConversationRow but not to the list above fails to compile.
+  const complete: ConversationRow = conversation;
+  return { conversation: complete, team, teamMembership, isMember: member_id !== null };
 }
 
 /** True for the channel's creator and for the team's owners and admins. */

@@ -69,6 +69,8 @@ export async function postMessage(
   }
 
   try {
+    // Posts to one conversation wait for its `streams` row lock in turn, so on PostgreSQL those
+    // arriving together share one transaction and one commit (the group key).
     const { message, files, jobs } = await commitWithEvents(ctx, async (tx, events, now) => {
       const access = await accessConversation(tx, conversationId, auth.user.id, 'write');
       const root = body.thread_root_id === undefined ? undefined : await findThreadRoot(tx, conversationId, body.thread_root_id);
@@ -80,16 +82,16 @@ export async function postMessage(
       await enqueueThumbnails(ctx, tx, claimed, now);
       const files = claimed.map(presentFile);
       const draft = draftMessage({ id, conversationId, authorId: auth.user.id, text, entities, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id, origin }, now);
-      // The index entry needs no sequence number, so it goes before the streams row lock that
-      // insertMessage takes. On PostgreSQL that lock serialises the posts of a conversation until
-      // the commit, and each statement after it delays the next post.
-      await indexNewMessage(ctx, tx, draft, access.conversation.team_id);
+      // On SQLite the index entry is written here. On PostgreSQL its one statement joins the message's
+      // insert, which saves a round trip while the conversation's `streams` row lock is held.
+      const indexing = await indexNewMessage(ctx, tx, draft, access.conversation.team_id);
       const notify = await mayNotify(tx, draft, access.conversation, mentions.entities.mentions);
-      const message = await insertMessage(tx, events, draft, root, files, notify ? [messageNotificationsStatement(tx, draft, now)] : [], now);
+      const extra = notify ? [...indexing, messageNotificationsStatement(tx, draft, now)] : indexing;
+      const message = await insertMessage(tx, events, draft, root, files, extra, now);
       await recordMentions(tx, events, message, mentions, { replacing: false });
       await recordPostReads(tx, events, message, root, mentions.memberIds, now);
       return { message, files, jobs: notify || claimed.length > 0 };
-    });
+    }, { groupKey: conversationId });
     // Each poke costs the runner a scan, so only a post that enqueued a job wakes it.
     if (jobs) ctx.jobs.poke();
     return { message, created: true, files };

@@ -3,6 +3,7 @@ import type { Logger } from './logger.js';
 import type { Storage, Tx } from '../storage/database.js';
 import type { EventBus } from '../realtime/event-bus.js';
 import { EventWriter } from '../storage/streams.js';
+import type { CommitGroup } from '../storage/commit-group.js';
 import type { RateLimits } from '../http/rate-limits.js';
 import type { SessionCache } from '../accounts/session-cache.js';
 import type { LoginThrottle } from '../accounts/login-throttle.js';
@@ -42,16 +43,18 @@ const MAX_TRANSACTION_ATTEMPTS = 3;
  * events it appended. Events reach the bus only after the commit, so no socket
  * ever receives a change that could still roll back. A transaction that lost a
  * deadlock or serialization conflict runs again from the start. Where the
- * storage groups commits, the work joins the current group instead.
+ * storage groups every commit (SQLite), the work joins the current group. Where
+ * it groups by key (PostgreSQL), work given a `groupKey` joins the current group
+ * of that key, so it must not wait for other work of the same key.
  */
 export async function commitWithEvents<T>(
   ctx: AppContext,
   work: (tx: Tx, events: EventWriter, now: number) => Promise<T>,
+  options: { groupKey?: string } = {},
 ): Promise<T> {
-  if (ctx.storage.commitGroup !== undefined) {
-    const { result, events } = await ctx.storage.commitGroup.run(work);
-    if (events.events.length > 0) ctx.bus.publish(events.events);
-    return result;
+  const group = ctx.storage.commitGroup;
+  if (group !== undefined && (!group.keyed || options.groupKey !== undefined)) {
+    return commitInGroup(ctx, group, work, options.groupKey);
   }
 
   for (let attempt = 1; ; attempt += 1) {
@@ -67,6 +70,20 @@ export async function commitWithEvents<T>(
     } catch (error) {
       if (attempt >= MAX_TRANSACTION_ATTEMPTS || !ctx.storage.dialect.isTransientConflict(error)) throw error;
       ctx.logger.warn({ component: 'storage', attempt, err: error }, 'transaction conflicted; retrying');
+    }
+  }
+}
+
+async function commitInGroup<T>(ctx: AppContext, group: CommitGroup, work: (tx: Tx, events: EventWriter, now: number) => Promise<T>, key: string | undefined): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const { result, events } = await group.run(work, key);
+      if (events.events.length > 0) ctx.bus.publish(events.events);
+      return result;
+    } catch (error) {
+      // A unit that lost a deadlock was rolled back alone (see CommitGroup), so it joins a later group.
+      if (attempt >= MAX_TRANSACTION_ATTEMPTS || !ctx.storage.dialect.isTransientConflict(error)) throw error;
+      ctx.logger.warn({ component: 'storage', attempt, err: error }, 'grouped transaction conflicted; retrying');
     }
   }
 }

@@ -1,10 +1,24 @@
-import { sql, type RawBuilder } from 'kysely';
+import { CompiledQuery, sql, type RawBuilder } from 'kysely';
 import type { Token } from './analyzer.js';
 import type { Db, Tx } from '../storage/database.js';
+import { nameStatement } from '../storage/compiled-query.js';
 import { allOf, documentConditions } from './conditions.js';
 import { orderByRelevance, rankCandidates } from './rank.js';
 import type { TextTerm } from './query-parser.js';
 import type { PageBounds, ResolvedSearch, SearchDocument, SearchHit, SearchIndex } from './search-index.js';
+
+/** Inserts or replaces the index entry of a message or, keyed on `conflict`, of a file. Every post runs it. */
+function writeDocumentText(conflict: 'message_id' | 'file_id'): string {
+  const text = `INSERT INTO search_documents (message_id, file_id, conversation_id, author_id, created_at, has_link, tsv)
+      VALUES ($1, $2, $3, $4, $5, $6, $7::tsvector)
+      ON CONFLICT (${conflict}) DO UPDATE SET conversation_id = excluded.conversation_id, author_id = excluded.author_id,
+        created_at = excluded.created_at, has_link = excluded.has_link, tsv = excluded.tsv`;
+  nameStatement(text);
+  return text;
+}
+
+const WRITE_MESSAGE_DOCUMENT = writeDocumentText('message_id');
+const WRITE_FILE_DOCUMENT = writeDocumentText('file_id');
 
 /**
  * The search index on PostgreSQL: the `tsv` tsvector column of
@@ -22,13 +36,14 @@ import type { PageBounds, ResolvedSearch, SearchDocument, SearchHit, SearchIndex
  */
 export class PostgresSearchIndex implements SearchIndex {
   async writeDocument(tx: Tx, document: SearchDocument): Promise<void> {
-    const vector = toTsvector(document.tokens);
-    const hasLink = document.hasLink ? 1 : 0;
-    const conflictColumn = document.messageId !== null ? sql`(message_id)` : sql`(file_id)`;
-    await sql`INSERT INTO search_documents (message_id, file_id, conversation_id, author_id, created_at, has_link, tsv)
-      VALUES (${document.messageId}, ${document.fileId}, ${document.conversationId}, ${document.authorId}, ${document.createdAt}, ${hasLink}, ${vector}::tsvector)
-      ON CONFLICT ${conflictColumn} DO UPDATE SET conversation_id = excluded.conversation_id, author_id = excluded.author_id,
-        created_at = excluded.created_at, has_link = excluded.has_link, tsv = excluded.tsv`.execute(tx);
+    await tx.executeQuery(this.newDocumentStatement(tx, document));
+  }
+
+  // The upsert also serves new documents: its conflict clause costs nothing when there is no row.
+  newDocumentStatement(_tx: Tx, document: SearchDocument): CompiledQuery {
+    const text = document.messageId !== null ? WRITE_MESSAGE_DOCUMENT : WRITE_FILE_DOCUMENT;
+    const values = [document.messageId, document.fileId, document.conversationId, document.authorId, document.createdAt, document.hasLink ? 1 : 0, toTsvector(document.tokens)];
+    return CompiledQuery.raw(text, values);
   }
 
   async insertDocuments(tx: Tx, _dialect: unknown, documents: readonly SearchDocument[]): Promise<void> {

@@ -1,3 +1,4 @@
+import type { CompiledQuery } from 'kysely';
 import type { StorageDialect } from '../storage/dialects/dialect.js';
 import type { Db, Tx } from '../storage/database.js';
 import type { Token } from './analyzer.js';
@@ -75,6 +76,12 @@ export interface SearchIndex {
    * implementation may skip looking for one.
    */
   writeDocument(tx: Tx, document: SearchDocument, options?: { isNew?: boolean }): Promise<void>;
+  /**
+   * Returns one statement that adds a document for a message or file that has none yet, to run
+   * together with the caller's own inserts (StorageDialect.executeTogether). Returns undefined
+   * where adding a document takes several statements, and the caller then calls writeDocument.
+   */
+  newDocumentStatement(tx: Tx, document: SearchDocument): CompiledQuery | undefined;
   /**
    * Adds many new documents in a few statements, in the order given, for bulk
    * imports. No document may exist yet for their messages or files.

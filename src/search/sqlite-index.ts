@@ -22,6 +22,11 @@ import type { PageBounds, ResolvedSearch, SearchDocument, SearchHit, SearchIndex
  * For messages posted through the API that is the order of `created_at`.
  */
 export class SqliteSearchIndex implements SearchIndex {
+  // A document is a search_documents row and a search_fts row keyed by the first's new doc_id, so it takes two statements.
+  newDocumentStatement(): undefined {
+    return undefined;
+  }
+
   async writeDocument(tx: Tx, document: SearchDocument, options?: { isNew?: boolean }): Promise<void> {
     const { stems, words, facets } = ftsColumns(document);
     const key = document.messageId !== null ? sql`message_id = ${document.messageId}` : sql`file_id = ${document.fileId}`;

@@ -1,12 +1,20 @@
 import { CompiledQuery } from 'kysely';
 import type { Db, Tx } from './database.js';
-import { EventWriter } from './streams.js';
+import { EventWriter, StreamSequences } from './streams.js';
 import type { StorageDialect } from './dialects/dialect.js';
 
 // Compiled once: these run twice per grouped transaction, and their text is the same on every engine.
 const SAVEPOINT = CompiledQuery.raw('SAVEPOINT unit');
 const RELEASE = CompiledQuery.raw('RELEASE SAVEPOINT unit');
 const ROLLBACK_TO = CompiledQuery.raw('ROLLBACK TO SAVEPOINT unit');
+
+/**
+ * Units per keyed group. PostgreSQL keeps up to 64 subtransaction ids per
+ * transaction in shared memory (PGPROC_MAX_CACHED_SUBXIDS in its proc.h), and
+ * each savepoint that writes takes one even after its release. Past 64, other
+ * sessions' snapshots must read pg_subtrans from then on.
+ */
+export const MAX_KEYED_GROUP_UNITS = 64;
 
 type Work<T> = (tx: Tx, events: EventWriter, now: number) => Promise<T>;
 
@@ -18,52 +26,129 @@ interface Pending {
 
 /**
  * Groups the transactions that arrive in one event-loop turn into a single
- * database transaction, each inside its own savepoint. A failing unit rolls
- * back to its savepoint and rejects alone; the others commit together. One
- * commit then serves the whole group, which is where SQLite spends much of a
- * small write. Units run in arrival order, exactly as they would one by one on
- * SQLite's single connection.
+ * database transaction. A failing unit rejects alone and the others commit
+ * together, because each runs in its own savepoint (on PostgreSQL only after a
+ * first try without them failed). One commit then serves the whole group.
+ * Units run in arrival order.
+ *
+ * Unkeyed (SQLite), every unit joins one queue, exactly as the units would run
+ * one by one on SQLite's single connection, where a commit is much of the cost
+ * of a small write. Keyed (PostgreSQL), each key has its own queue and the
+ * groups of different keys run at the same time on different connections. The
+ * key is the conversation of a post, because its posts wait for the same
+ * `streams` row lock anyway. One transaction per group takes that lock once
+ * and waits for one commit, instead of holding it through a commit per post.
  */
 export class CommitGroup {
   readonly #db: Db;
   readonly #dialect: StorageDialect;
   readonly #now: () => number;
-  #queue: Pending[] = [];
-  #running = false;
+  /** True when each key has its own queue. Then only callers that give a key join a group. */
+  readonly keyed: boolean;
+  readonly #queues = new Map<string, Pending[]>();
 
-  constructor(db: Db, dialect: StorageDialect, now: () => number) {
+  constructor(db: Db, dialect: StorageDialect, now: () => number, options: { keyed: boolean } = { keyed: false }) {
     this.#db = db;
     this.#dialect = dialect;
     this.#now = now;
+    this.keyed = options.keyed;
   }
 
-  /** Runs `work` in the next group; resolves after that group commits. */
-  run<T>(work: Work<T>): Promise<{ result: T; events: EventWriter }> {
+  /**
+   * Runs `work` in the next group of `key` and resolves after that group commits.
+   * Rejects with the unit's own error, or with the commit's error for every unit of the group.
+   */
+  run<T>(work: Work<T>, key = ''): Promise<{ result: T; events: EventWriter }> {
+    const queueKey = this.keyed ? key : '';
     return new Promise((resolve, reject) => {
-      this.#queue.push({ work, resolve, reject } as Pending);
-      if (!this.#running) {
-        this.#running = true;
-        setImmediate(() => void this.#flush());
+      const queue = this.#queues.get(queueKey);
+      const unit = { work, resolve, reject } as Pending;
+      if (queue !== undefined) {
+        queue.push(unit);
+        return;
       }
+      this.#queues.set(queueKey, [unit]);
+      setImmediate(() => void this.#flush(queueKey));
     });
   }
 
-  async #flush(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const group = this.#queue;
-      this.#queue = [];
-      await this.#commit(group);
+  // The key's queue stays in the map while its groups run, so units that arrive meanwhile wait for the next group.
+  async #flush(key: string): Promise<void> {
+    for (;;) {
+      const queue = this.#queues.get(key) ?? [];
+      if (queue.length === 0) break;
+      const group = this.keyed ? queue.splice(0, MAX_KEYED_GROUP_UNITS) : queue.splice(0);
+      try {
+        await this.#commit(group);
+      } catch (error) {
+        // #commit settles every unit itself. This only keeps an unexpected error from stopping the key's queue.
+        for (const unit of group) unit.reject(error);
+      }
     }
-    this.#running = false;
+    this.#queues.delete(key);
   }
 
   async #commit(group: Pending[]): Promise<void> {
+    // SQLite sets a savepoint in-process, so it sets one per unit from the start. On PostgreSQL each
+    // savepoint and release is a round trip, so a group first runs without them and pays for them only
+    // after a unit failed. Each unit that precedes the failed one then runs twice.
+    if (group.length > 1 && !this.keyed) {
+      await this.#runWithSavepoints(group);
+      return;
+    }
+    const failure = await this.#runWithoutSavepoints(group);
+    if (failure === undefined) return;
+
+    const others = group.filter((_unit, index) => index !== failure.index);
+    if (others.length > 0) await this.#runWithSavepoints(others);
+    // Settled after the others commit, so that a post that lost its idempotency key to one of
+    // them finds that message stored.
+    group[failure.index]!.reject(failure.error);
+  }
+
+  /**
+   * Runs the group's units in one transaction, with no savepoints. When a unit fails, the whole
+   * transaction rolls back, no unit is settled, and the failed unit's index and error are returned.
+   */
+  async #runWithoutSavepoints(group: Pending[]): Promise<{ index: number; error: unknown } | undefined> {
+    const now = this.#now();
+    const outcomes: Array<{ result: unknown; events: EventWriter }> = [];
+    let failure: { index: number; error: unknown } | undefined;
+    try {
+      await this.#db.transaction().execute(async (tx) => {
+        const sequences = this.#sequences();
+        for (const [index, unit] of group.entries()) {
+          const events = new EventWriter(tx, now, this.#dialect, sequences);
+          try {
+            outcomes.push({ result: await unit.work(tx, events, now), events });
+          } catch (error) {
+            failure = { index, error };
+            throw error;
+          }
+        }
+        await sequences?.store(tx);
+      });
+    } catch (error) {
+      if (failure !== undefined) return failure;
+      // BEGIN, the `streams` update or COMMIT failed, so nothing of the group was stored.
+      for (const unit of group) unit.reject(error);
+      return undefined;
+    }
+
+    group.forEach((unit, index) => unit.resolve(outcomes[index]!));
+    return undefined;
+  }
+
+  /** Runs the group's units in one transaction, each in its own savepoint, and settles every unit. */
+  async #runWithSavepoints(group: Pending[]): Promise<void> {
     const now = this.#now();
     const outcomes: Array<{ ok: true; result: unknown; events: EventWriter } | { ok: false; error: unknown }> = [];
     try {
       await this.#db.transaction().execute(async (tx) => {
+        const sequences = this.#sequences();
         for (const unit of group) {
-          const events = new EventWriter(tx, now, this.#dialect);
+          const events = new EventWriter(tx, now, this.#dialect, sequences);
+          const mark = sequences?.mark();
           await tx.executeQuery(SAVEPOINT);
           try {
             const result = await unit.work(tx, events, now);
@@ -72,12 +157,14 @@ export class CommitGroup {
           } catch (error) {
             await tx.executeQuery(ROLLBACK_TO);
             await tx.executeQuery(RELEASE);
+            if (mark !== undefined) sequences?.restore(mark);
             outcomes.push({ ok: false, error });
           }
         }
+        await sequences?.store(tx);
       });
     } catch (error) {
-      // The commit itself failed, so nothing of the group was stored.
+      // The commit or a savepoint statement failed, so nothing of the group was stored.
       for (const unit of group) unit.reject(error);
       return;
     }
@@ -88,5 +175,11 @@ export class CommitGroup {
       else if (outcome.ok) unit.resolve({ result: outcome.result, events: outcome.events });
       else unit.reject(outcome.error);
     });
+  }
+
+  // A keyed group holds only work that reads no `streams` row (posts), so its units share the
+  // sequence numbers they take. Unkeyed groups on SQLite hold any work, which may read them.
+  #sequences(): StreamSequences | undefined {
+    return this.keyed ? new StreamSequences() : undefined;
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { CompiledQuery, type Compilable, type DialectAdapter, type QueryResult } from 'kysely';
 import type { Db, Tx } from './database.js';
 
@@ -9,6 +10,33 @@ export type Param<P> = <K extends keyof P & string>(name: K) => P[K];
 
 /** Prefix of the placeholder of a named parameter while the query is built. Its NUL character appears in no value of the prepared queries. */
 const MARKER_PREFIX = '\u0000cb-param:';
+
+/** Names of the SQL texts that run often, by text. Only compiled shapes enter it, so it stays small. */
+const statementNames = new Map<string, string>();
+
+/**
+ * Registers `sql` as a statement that runs often with this exact text and
+ * returns its name. PostgreSQL then parses it once per connection as a named
+ * prepared statement (see dialects/postgres.ts). The name is a hash of the
+ * text, so a changed query gets a new name. The statement must list its
+ * columns: a prepared `SELECT *` or `RETURNING *` fails with "cached plan must
+ * not change result type" once a migration adds a column to its table. Only
+ * texts of a fixed shape may be registered, because every connection keeps
+ * each registered statement it has run until it closes.
+ */
+export function nameStatement(sql: string): string {
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    name = `cb_${createHash('sha256').update(sql).digest('hex').slice(0, 32)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
+/** Returns the name that nameStatement gave `sql`, or undefined for a text never registered. */
+export function findStatementName(sql: string): string | undefined {
+  return statementNames.get(sql);
+}
 
 /**
  * A query that Kysely builds and compiles once per database engine and that
@@ -54,6 +82,7 @@ export class PreparedQuery<P extends Record<string, unknown>, R> {
       return { value };
     });
     const entry = { sql: compiled.sql, slots };
+    nameStatement(compiled.sql);
     this.#compiled.set(adapter, entry);
     return entry;
   }

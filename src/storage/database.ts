@@ -31,7 +31,10 @@ export interface Storage {
    */
   reader: Db;
   dialect: StorageDialect;
-  /** Present where one connection runs every write (SQLite), so grouping commits costs no concurrency. */
+  /**
+   * Groups the transactions of commitWithEvents. On SQLite, where one connection runs every write, it
+   * groups them all. On PostgreSQL it is keyed and groups only the work given a key (see CommitGroup).
+   */
   commitGroup?: CommitGroup;
   close(): Promise<void>;
 }
@@ -97,7 +100,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     db,
     reader,
     dialect,
-    commitGroup: dialect.singleWriter ? new CommitGroup(db, dialect, () => Date.now()) : undefined,
+    commitGroup: new CommitGroup(db, dialect, () => Date.now(), { keyed: !dialect.singleWriter }),
     close: async () => {
       if (reader !== db) await reader.destroy();
       await db.destroy();

@@ -15,11 +15,14 @@ export class EventWriter {
   readonly #tx: Tx;
   readonly #now: number;
   readonly #dialect: Pick<StorageDialect, 'executeTogether'>;
+  readonly #sequences: StreamSequences | undefined;
 
-  constructor(tx: Tx, now: number, dialect: Pick<StorageDialect, 'executeTogether'>) {
+  /** `sequences`, when given, is shared by the writers of one transaction (see StreamSequences). */
+  constructor(tx: Tx, now: number, dialect: Pick<StorageDialect, 'executeTogether'>, sequences?: StreamSequences) {
     this.#tx = tx;
     this.#now = now;
     this.#dialect = dialect;
+    this.#sequences = sequences;
   }
 
   /**
@@ -55,8 +58,12 @@ export class EventWriter {
   }
 
   async #nextSeq(stream: StreamId): Promise<number> {
+    const counted = this.#sequences?.takeNext(stream);
+    if (counted !== undefined) return counted;
     const result = await nextSeqQuery.execute(this.#tx, { stream });
-    return Number(result.rows[0]!.last_seq);
+    const seq = Number(result.rows[0]!.last_seq);
+    this.#sequences?.locked(stream, seq);
+    return seq;
   }
 
   async #store(stream: StreamId, seq: number, type: EventType, payload: Record<string, unknown>, statements: CompiledQuery[]): Promise<StreamEvent> {
@@ -68,6 +75,57 @@ export class EventWriter {
     return event;
   }
 }
+
+/**
+ * The sequence numbers that the writers of one transaction took, for a
+ * transaction that appends many events to the same streams. The first append
+ * to a stream upserts its row, which locks the row until the commit. Later
+ * appends count on from there without a statement, and `store` writes each
+ * stream's last number once before the commit. Until then the `streams` rows
+ * are behind, so the transaction must not read them: use it only for work that
+ * does not, such as posting. The row lock keeps the numbers gap-free and in
+ * order, exactly as an upsert per event does.
+ */
+export class StreamSequences {
+  // Last number taken, by stream, for the streams whose row this transaction has locked.
+  #last = new Map<StreamId, number>();
+  // Streams whose row is behind #last.
+  #behind = new Set<StreamId>();
+
+  /** Returns the stream's next number, or undefined when this transaction has not locked its row yet. */
+  takeNext(stream: StreamId): number | undefined {
+    const last = this.#last.get(stream);
+    if (last === undefined) return undefined;
+    this.#last.set(stream, last + 1);
+    this.#behind.add(stream);
+    return last + 1;
+  }
+
+  /** Records the number that the upsert of the stream's row returned. */
+  locked(stream: StreamId, seq: number): void {
+    this.#last.set(stream, seq);
+  }
+
+  /** Returns the state to restore when the work after this point rolls back to a savepoint. */
+  mark(): { last: Map<StreamId, number>; behind: Set<StreamId> } {
+    return { last: new Map(this.#last), behind: new Set(this.#behind) };
+  }
+
+  restore(mark: { last: Map<StreamId, number>; behind: Set<StreamId> }): void {
+    this.#last = new Map(mark.last);
+    this.#behind = new Set(mark.behind);
+  }
+
+  /** Writes the last number of each stream whose row is behind. Run it last in the transaction. */
+  async store(tx: Tx): Promise<void> {
+    for (const stream of this.#behind) await storeLastSeqQuery.execute(tx, { stream, lastSeq: this.#last.get(stream)! });
+    this.#behind.clear();
+  }
+}
+
+const storeLastSeqQuery = prepareQuery<{ stream: string; lastSeq: number }>()((db, param) =>
+  db.updateTable('streams').set({ last_seq: param('lastSeq') }).where('id', '=', param('stream')),
+);
 
 /** Takes the next sequence number of a stream, creating its row on the first event. */
 const nextSeqQuery = prepareQuery<{ stream: string }>()((db, param) =>

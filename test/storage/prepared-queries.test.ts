@@ -1,7 +1,11 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { prepareQuery } from '../../src/storage/compiled-query.js';
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ApiError } from '../../src/client/api.js';
+import { findStatementName, prepareQuery } from '../../src/storage/compiled-query.js';
 import type { Db } from '../../src/storage/database.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { buildChannel, buildTeam, buildUser } from '../helpers/factories.js';
+import { runSql, startServer, TEST_DATABASE_URL, type TestServer } from '../helpers/server.js';
 
 // Runs on SQLite, or on PostgreSQL when TEST_DATABASE_URL is set, like every storage test.
 
@@ -86,4 +90,67 @@ test('statements run together fail as one', async () => {
   expect(dialect.isUniqueViolation(error)).toBe(true);
   const rows = await readStreams('together-fail:');
   expect(rows.map((row) => [row.id, Number(row.last_seq)])).toEqual([['together-fail:taken', 1]]);
+});
+
+describe.skipIf(TEST_DATABASE_URL === undefined)('named statements on PostgreSQL', () => {
+  test('prepared query runs as a named statement', async () => {
+    const text = findEither.compile(db, { first: 'a', second: 'b' }).sql;
+    const name = findStatementName(text);
+
+    const prepared = await db.transaction().execute(async (tx) => {
+      await findEither.execute(tx, { first: 'named:a', second: 'named:b' });
+      return (await sql<{ statement: string }>`SELECT statement FROM pg_prepared_statements WHERE name = ${name}`.execute(tx)).rows;
+    });
+
+    expect(name).toMatch(/^cb_[0-9a-f]{32}$/);
+    expect(prepared.map((row) => row.statement)).toEqual([text]);
+  });
+
+  test('posting after migrations add columns', async () => {
+    const owner = await buildUser(server.url, 'columns');
+    const team = await buildTeam(owner);
+    const channel = await buildChannel(owner, team.id);
+    // Five posts at once use up to all five pooled connections (the test pool size), which each prepare their statements.
+    const postFive = (label: string) =>
+      Promise.all(Array.from({ length: 5 }, (_, index) => owner.api.post<{ id: string }>(`/api/conversations/${channel.id}/messages`, { text: `${label} ${index}` })));
+    await postFive('before');
+
+    for (const table of ['conversations', 'teams', 'messages', 'events', 'streams', 'search_documents', 'conversation_members']) {
+      await sql`ALTER TABLE ${sql.table(table)} ADD COLUMN added_later text`.execute(db);
+    }
+    const after = await postFive('after');
+
+    expect(after).toHaveLength(5);
+    const stored = await db.selectFrom('messages').select('text').where('conversation_id', '=', channel.id).where('text', 'like', 'after %').execute();
+    expect(stored).toHaveLength(5);
+  });
+
+  test('posting after the connections were terminated', async () => {
+    const applicationName = `cbtest_restart_${randomBytes(4).toString('hex')}`;
+    const url = new URL(TEST_DATABASE_URL as string);
+    url.searchParams.set('application_name', applicationName);
+    const restarted = await startServer({ databaseUrl: url.toString() });
+    try {
+      const owner = await buildUser(restarted.url, 'restart');
+      const team = await buildTeam(owner);
+      const channel = await buildChannel(owner, team.id);
+      await owner.api.post(`/api/conversations/${channel.id}/messages`, { text: 'before' });
+
+      await runSql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${applicationName}'`);
+      // A connection still in the pool may fail the first attempt with 503 before the pool detects that it closed.
+      let stored: { id: string } | undefined;
+      for (let attempt = 0; attempt < 10 && stored === undefined; attempt += 1) {
+        stored = await owner.api.post<{ id: string }>(`/api/conversations/${channel.id}/messages`, { text: 'after' }).catch((error: unknown) => {
+          if (error instanceof ApiError && error.status === 503) return undefined;
+          throw error;
+        });
+      }
+
+      expect(stored).toBeDefined();
+      const again = await owner.api.post<{ id: string }>(`/api/conversations/${channel.id}/messages`, { text: 'again' });
+      expect(again.id).not.toBe(stored?.id);
+    } finally {
+      await restarted.close();
+    }
+  });
 });

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { CompiledQuery, PostgresDialect, type Kysely } from 'kysely';
 import type { StorageDialect } from './dialect.js';
+import { findStatementName, nameStatement } from '../compiled-query.js';
 
 // int8 (bigint) columns hold Unix-millisecond times and sequence numbers, all
 // far below 2^53, so they are read as numbers rather than pg's default strings.
@@ -16,10 +17,31 @@ export interface PostgresOptions {
   onIdleError?: (error: Error) => void;
 }
 
+/**
+ * A pg client that sends each registered SQL text (see nameStatement) as a
+ * named prepared statement. pg parses a name once per connection and then only
+ * binds and executes it, so PostgreSQL skips parsing and analysing the text
+ * again. A new connection, such as one opened after a server restart, parses
+ * each name again on first use. Kysely calls `query(text, values)`; every other
+ * form of call passes through unchanged.
+ */
+class NamingClient extends pg.Client {
+  // Typed loosely because pg.Client.query has a dozen overloads that TypeScript cannot override one by one.
+  override query(...args: any[]): any {
+    const [text, values] = args;
+    if (args.length === 2 && typeof text === 'string' && Array.isArray(values)) {
+      const name = findStatementName(text);
+      if (name !== undefined) return super.query({ name, text, values });
+    }
+    return (super.query as (...rest: unknown[]) => unknown)(...args);
+  }
+}
+
 /** PostgreSQL through a pg connection pool. */
 export function createPostgresDialect(options: PostgresOptions): StorageDialect {
   const searchPath = options.schema === undefined ? '' : ` -c search_path=${options.schema}`;
   const pool = new pg.Pool({
+    Client: NamingClient,
     connectionString: options.connectionString,
     max: options.poolSize,
     connectionTimeoutMillis: 5000,
@@ -77,5 +99,8 @@ async function executeTogether(tx: Kysely<any>, statements: readonly CompiledQue
   });
   const last = parts.pop() as string;
   const withQueries = parts.map((part, index) => `together_${index} AS (${part})`).join(', ');
-  await tx.executeQuery(CompiledQuery.raw(`WITH ${withQueries} ${last}`, parameters));
+  const text = `WITH ${withQueries} ${last}`;
+  // Statements of a fixed shape make a combined text of a fixed shape, so it is prepared too.
+  if (statements.every((statement) => findStatementName(statement.sql) !== undefined)) nameStatement(text);
+  await tx.executeQuery(CompiledQuery.raw(text, parameters));
 }
