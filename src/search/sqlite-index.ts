@@ -1,4 +1,5 @@
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
+import { isParameterMarker, prepareQuery, type Param, type PreparedQuery } from '../storage/compiled-query.js';
 import type { Db, Tx } from '../storage/database.js';
 import type { StorageDialect } from '../storage/dialects/dialect.js';
 import { allOf, documentConditions } from './conditions.js';
@@ -77,16 +78,11 @@ export class SqliteSearchIndex implements SearchIndex {
     }
 
     // FTS5 drives this query and stops at the LIMIT, so each row's conversation is checked as it comes
-    // (see PermissionCheck). A literal LIMIT took about 20 µs less than a bound one, for a word in
-    // 519 of the 1,000,000 messages of bench/search.ts.
-    // Bounds go on the FTS5 rowid, which FTS5 uses to start its scan at the right place.
-    const conditions = documentConditions(search, 'row');
-    if (bounds.after !== undefined) conditions.push(sql`search_fts.rowid < ${bounds.after.docId}`);
-    if (bounds.maxDocId !== undefined) conditions.push(sql`search_fts.rowid <= ${bounds.maxDocId}`);
-    const result = await sql<HitRow>`SELECT d.doc_id, d.created_at, d.message_id, d.file_id
-      FROM search_fts CROSS JOIN search_documents d ON d.doc_id = search_fts.rowid
-      WHERE search_fts MATCH ${match} AND ${allOf(conditions)}
-      ORDER BY search_fts.rowid DESC LIMIT ${sql.lit(checkedLimit(limit))}`.execute(db);
+    // (see PermissionCheck). Its SQL is compiled once per shape (see newestQueryFor).
+    // TODO: a common word with a narrow in: filter costs about 14 µs per document of the channel, because FTS5 seeks
+    // backwards through the word's doclist slowly. No rowid constraint measured faster (docs/benchmarks.md, "Search").
+    const query = newestQueryFor(search, bounds, checkedLimit(limit));
+    const result = await query.execute(db, newestParameters(search, bounds, match));
     return result.rows.map(toHit);
   }
 
@@ -134,6 +130,111 @@ function facet(kind: 't' | 'c' | 'u', id: string): string {
 function checkedLimit(limit: number): number {
   if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`search limit must be a positive integer, got ${limit}`);
   return limit;
+}
+
+/** Values of a newest-first FTS5 query, by the names that its prepared form binds. */
+type NewestParameters = Record<string, unknown>;
+
+/**
+ * Most newest-first query shapes kept compiled. A shape is the result kind,
+ * which filters and bounds are present, the lengths of the id lists, the
+ * `has:` and `is:` values and the LIMIT, so a few dozen cover normal use.
+ */
+const MAX_NEWEST_SHAPES = 200;
+const newestQueries = new Map<string, PreparedQuery<NewestParameters, HitRow>>();
+
+/**
+ * Returns the newest-first FTS5 query for the shape of a search, built and
+ * compiled in Kysely once per shape. That saved about 4 µs of the 66 µs that
+ * the query took for a rare word (bench/search.ts corpus), where the bare FTS5
+ * query takes about 25 µs. The SQL is the same for every search of one shape,
+ * because the same code builds it from a search whose values are parameters.
+ */
+function newestQueryFor(search: ResolvedSearch, bounds: PageBounds, limit: number): PreparedQuery<NewestParameters, HitRow> {
+  const key = JSON.stringify([
+    search.kind,
+    search.teamId !== undefined,
+    search.createdFrom !== undefined,
+    search.createdBefore !== undefined,
+    bounds.after !== undefined,
+    bounds.maxDocId !== undefined,
+    limit,
+    ...ID_LISTS.map((name) => idList(search, name).length),
+    search.has,
+    search.is,
+  ]);
+  const cached = newestQueries.get(key);
+  if (cached !== undefined) return cached;
+
+  const query = prepareQuery<NewestParameters>()((db, param) => {
+    const shaped = parameterSearch(search, param);
+    const conditions = documentConditions(shaped, 'row');
+    // Bounds go on the FTS5 rowid, so FTS5 starts at the bound instead of testing newer rows in SQL.
+    // NOTE: FTS5 reaches the bound by stepping through the doclist. For `that`, in 768,085 of the 1,000,000
+    // messages of bench/search.ts, the 21 newest below doc id 500,000 (a later page) took 40 ms.
+    if (bounds.after !== undefined) conditions.push(sql`search_fts.rowid < ${param('afterDocId')}`);
+    if (bounds.maxDocId !== undefined) conditions.push(sql`search_fts.rowid <= ${param('maxDocId')}`);
+    // A literal LIMIT took about 20 µs less than a bound one, for a word in 519 of the 1,000,000 messages of bench/search.ts.
+    const raw = sql<HitRow>`SELECT d.doc_id, d.created_at, d.message_id, d.file_id
+      FROM search_fts CROSS JOIN search_documents d ON d.doc_id = search_fts.rowid
+      WHERE search_fts MATCH ${param('match')} AND ${allOf(conditions)}
+      ORDER BY search_fts.rowid DESC LIMIT ${sql.lit(limit)}`;
+    return { compile: () => withParametersOnly(raw.compile(db)) };
+  });
+  if (newestQueries.size >= MAX_NEWEST_SHAPES) newestQueries.delete(newestQueries.keys().next().value as string);
+  newestQueries.set(key, query);
+  return query;
+}
+
+/**
+ * Checks that every value of the compiled SQL is a named parameter. A value
+ * that documentConditions takes from a search without `parameterSearch`
+ * replacing it would be kept as a constant, and every later search of the
+ * shape would use the first search's value.
+ */
+function withParametersOnly<R>(compiled: CompiledQuery<R>): CompiledQuery<R> {
+  const constant = compiled.parameters.find((value) => !isParameterMarker(value));
+  if (constant !== undefined) throw new Error(`newest-first search SQL has a constant value (${String(constant)}); pass it through parameterSearch`);
+  return compiled;
+}
+
+/** The id lists of a search that go into its SQL as parameters, one per id. */
+const ID_LISTS = ['conversations.any', 'conversations.none', 'authors.any', 'authors.none', 'mentions.any', 'mentions.none'] as const;
+type IdList = (typeof ID_LISTS)[number];
+
+function idList(search: ResolvedSearch, name: IdList): string[] {
+  const [filter, part] = name.split('.') as ['conversations' | 'authors' | 'mentions', 'any' | 'none'];
+  return search[filter][part];
+}
+
+/** Returns a copy of the search whose values are the named parameters of the prepared query, in the shape of `search`. */
+function parameterSearch(search: ResolvedSearch, param: Param<NewestParameters>): ResolvedSearch {
+  const list = (name: IdList) => idList(search, name).map((_, index) => param(`${name}.${index}`) as string);
+  return {
+    ...search,
+    userId: param('userId') as string,
+    teamId: search.teamId === undefined ? undefined : (param('teamId') as string),
+    conversations: { any: list('conversations.any'), none: list('conversations.none') },
+    authors: { any: list('authors.any'), none: list('authors.none') },
+    mentions: { any: list('mentions.any'), none: list('mentions.none') },
+    createdFrom: search.createdFrom === undefined ? undefined : (param('createdFrom') as number),
+    createdBefore: search.createdBefore === undefined ? undefined : (param('createdBefore') as number),
+  };
+}
+
+/** Returns the values of the parameters that `parameterSearch` names. */
+function newestParameters(search: ResolvedSearch, bounds: PageBounds, match: string): NewestParameters {
+  const parameters: NewestParameters = {
+    match,
+    userId: search.userId,
+    teamId: search.teamId,
+    createdFrom: search.createdFrom,
+    createdBefore: search.createdBefore,
+    afterDocId: bounds.after?.docId,
+    maxDocId: bounds.maxDocId,
+  };
+  for (const name of ID_LISTS) idList(search, name).forEach((id, index) => (parameters[`${name}.${index}`] = id));
+  return parameters;
 }
 
 interface HitRow {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CompiledQuery, type Compilable, type DialectAdapter, type QueryResult } from 'kysely';
+import { CompiledQuery, PostgresAdapter, type Compilable, type DialectAdapter, type QueryResult } from 'kysely';
 import type { Db, Tx } from './database.js';
 
 /** One parameter of the compiled SQL: a named value given at each run, or a constant of the built query. */
@@ -36,6 +36,11 @@ export function nameStatement(sql: string): string {
 /** Returns the name that nameStatement gave `sql`, or undefined for a text never registered. */
 export function findStatementName(sql: string): string | undefined {
   return statementNames.get(sql);
+}
+
+/** True for the stand-in value of a named parameter while a PreparedQuery is built. */
+export function isParameterMarker(value: unknown): boolean {
+  return typeof value === 'string' && value.startsWith(MARKER_PREFIX);
 }
 
 /**
@@ -78,11 +83,12 @@ export class PreparedQuery<P extends Record<string, unknown>, R> {
     const param = (name: string) => `${MARKER_PREFIX}${name}` as never;
     const compiled = this.#build(db, param).compile();
     const slots = compiled.parameters.map((value): Slot => {
-      if (typeof value === 'string' && value.startsWith(MARKER_PREFIX)) return { name: value.slice(MARKER_PREFIX.length) };
+      if (isParameterMarker(value)) return { name: (value as string).slice(MARKER_PREFIX.length) };
       return { value };
     });
     const entry = { sql: compiled.sql, slots };
-    nameStatement(compiled.sql);
+    // Only PostgreSQL runs named statements; on SQLite the names would only fill the map.
+    if (adapter instanceof PostgresAdapter) nameStatement(compiled.sql);
     this.#compiled.set(adapter, entry);
     return entry;
   }

@@ -240,6 +240,26 @@ describe('search results', () => {
     expect([...scores].sort((a, b) => b - a)).toEqual(scores);
   });
 
+  test('same query shape with other values', async () => {
+    // Searches of one shape share their compiled SQL on SQLite, so each must still bind its own ids.
+    const north = await buildChannel(ada, team.id, { name: 'tapir-north' });
+    const south = await buildChannel(ada, team.id, { name: 'tapir-south', members: [bob] });
+    const inNorth = await post(ada, north.id, 'tapir spotted up north');
+    const inSouth = await post(bob, south.id, 'tapir spotted down south');
+    const ids = async (q: string) => (await search(ada, q, '&sort=date')).results.map((result) => result.message.id);
+
+    expect(await ids('tapir in:#tapir-north')).toEqual([inNorth]);
+    expect(await ids('tapir in:#tapir-south')).toEqual([inSouth]);
+    expect(await ids('tapir -in:#tapir-north')).toEqual([inSouth]);
+    expect(await ids('tapir -in:#tapir-south')).toEqual([inNorth]);
+    expect(await ids(`tapir from:@${ada.username}`)).toEqual([inNorth]);
+    expect(await ids(`tapir from:@${bob.username}`)).toEqual([inSouth]);
+    expect(await ids('tapir in:#tapir-north in:#tapir-south')).toEqual([inSouth, inNorth]);
+    expect(await ids('tapir after:2000-01-01')).toEqual([inSouth, inNorth]);
+    expect(await ids('tapir after:2999-01-01')).toEqual([]);
+    expect((await search(cy, `tapir from:@${bob.username}`, '&sort=date')).results.map((result) => result.message.id)).toEqual([inSouth]);
+  });
+
   test('cursor of another search', async () => {
     for (let index = 0; index < 3; index += 1) await post(bob, team.generalId, `heron count ${index}`);
     const page = await search(ada, 'heron', '&sort=date&limit=1');
