@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Kysely, Migrator, type Migration, type MigrationProvider, type Transaction } from 'kysely';
+import { Kysely, Migrator, sql, type Migration, type MigrationProvider, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import type { StorageDialect } from './dialects/dialect.js';
 import { createSqliteDialect } from './dialects/sqlite.js';
@@ -80,20 +80,8 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     : createSqliteDialect(path.join(options.dataDir, 'chatterbox.db'), options.databaseKey);
   const db = new Kysely<Database>({ dialect: dialect.createKyselyDialect() });
 
-  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(dialect.name) };
-  // Kysely looks for its migration tables in every schema unless given ours. Each migration touches
-  // only its own tables, so one that is missing runs even when later ones already ran.
-  const migrator = new Migrator({
-    db,
-    provider,
-    allowUnorderedMigrations: true,
-    ...(options.databaseSchema && { migrationTableSchema: options.databaseSchema }),
-  });
-  const { error, results } = await migrator.migrateToLatest();
-  for (const result of results ?? []) {
-    if (result.status === 'Error') throw new Error(`Migration ${result.migrationName} failed`, { cause: error });
-  }
-  if (error) throw error;
+  const migrations = migrationsFor(dialect.name);
+  if (!(await isUpToDate(db, Object.keys(migrations)))) await migrate(db, migrations, options.databaseSchema);
 
   const reader = dialect.createReaderKyselyDialect === undefined ? db : new Kysely<Database>({ dialect: dialect.createReaderKyselyDialect(options.logger ?? createLogger('silent')) });
   return {
@@ -107,4 +95,40 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       await dialect.close();
     },
   };
+}
+
+/**
+ * True when the migration table lists every migration, so a start can skip Kysely's migrator. The
+ * migrator first lists the tables of every schema on the server, which is slow on a server with
+ * many schemas and fails when another client drops a schema meanwhile. The table is read through
+ * the connection's search_path, which holds the configured schema.
+ */
+async function isUpToDate(db: Kysely<Database>, names: readonly string[]): Promise<boolean> {
+  let rows: Array<{ name: string }>;
+  try {
+    rows = (await sql<{ name: string }>`SELECT name FROM kysely_migration`.execute(db)).rows;
+  } catch {
+    // No migration table yet: a new database.
+    return false;
+  }
+  const done = new Set(rows.map((row) => row.name));
+  return names.every((name) => done.has(name));
+}
+
+/** Runs the migrations that have not run, under Kysely's migration lock. */
+async function migrate(db: Kysely<Database>, migrations: Record<string, Migration>, schema: string | undefined): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations };
+  // Kysely looks for its migration tables in every schema unless given ours. Each migration touches
+  // only its own tables, so one that is missing runs even when later ones already ran.
+  const migrator = new Migrator({
+    db,
+    provider,
+    allowUnorderedMigrations: true,
+    ...(schema && { migrationTableSchema: schema }),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  for (const result of results ?? []) {
+    if (result.status === 'Error') throw new Error(`Migration ${result.migrationName} failed`, { cause: error });
+  }
+  if (error) throw error;
 }

@@ -344,7 +344,8 @@ describe('command line', () => {
       CHATTERBOX_SLACK_FILE_CA_FILE: certFile,
       ...extra,
     };
-    if (TEST_DATABASE_URL !== undefined) Object.assign(env, { DATABASE_URL: TEST_DATABASE_URL, CHATTERBOX_DATABASE_SCHEMA: schemaFor(server.dataDir) });
+    // Two connections are enough for one import, and the suite's servers share one PostgreSQL.
+    if (TEST_DATABASE_URL !== undefined) Object.assign(env, { DATABASE_URL: TEST_DATABASE_URL, CHATTERBOX_DATABASE_SCHEMA: schemaFor(server.dataDir), CHATTERBOX_DATABASE_POOL_SIZE: '2' });
     const args = ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), 'import-slack', folder, '--team', `cli ${path.basename(folder)}`, '--summary'];
     return new Promise((resolve) => {
       execFile(process.execPath, args, { cwd: ROOT, env }, (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }));
@@ -356,7 +357,7 @@ describe('command line', () => {
     const folder = writeExport('cli', [{ id: 'FCLI', name: 'cli.txt', url: `${slackOrigin}/ok/cli.txt` }]);
     const result = await runCli(folder, { CHATTERBOX_SLACK_TOKEN: TOKEN });
 
-    expect(result.code).toBe(0);
+    expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ files_downloaded: 1, file_placeholders: 0 });
     expect(seen.slice(before)).toEqual([{ path: '/ok/cli.txt', authorization: `Bearer ${TOKEN}` }]);
     expect(result.stderr).not.toContain(TOKEN);
@@ -366,7 +367,7 @@ describe('command line', () => {
     const folder = writeExport('cli-bad', [{ id: 'FCLIBAD', name: 'bad.txt', url: `${slackOrigin}/ok/bad.txt` }]);
     const result = await runCli(folder, { CHATTERBOX_SLACK_TOKEN: 'has spaces in it' });
 
-    expect(result.code).toBe(2);
+    expect(result.code, result.stderr).toBe(2);
     expect(result.stderr).toContain('CHATTERBOX_SLACK_TOKEN must be a Slack token');
   });
 });
