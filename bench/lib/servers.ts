@@ -53,6 +53,10 @@ export async function startChatterBox(options: ChatterBoxOptions): Promise<Runni
     CHATTERBOX_REGISTER_LIMIT_PER_ADDRESS: UNLIMITED,
     // The connection figures share a few accounts across thousands of sockets.
     CHATTERBOX_WS_MAX_CONNECTIONS_PER_USER: UNLIMITED,
+    // The delivery scenario's overloaded probe steps queue far more than these limits for clients that
+    // never reconnect, so later steps would lose the dropped sockets' deliveries. The raw server has no limit either.
+    CHATTERBOX_WS_MAX_BUFFERED_BYTES: UNLIMITED,
+    CHATTERBOX_WS_MAX_TOTAL_BUFFERED_BYTES: UNLIMITED,
     ...options.env,
   });
   let stderr = '';

@@ -101,7 +101,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
  * True when the migration table lists every migration, so a start can skip Kysely's migrator. The
  * migrator first lists the tables of every schema on the server, which is slow on a server with
  * many schemas and fails when another client drops a schema meanwhile. The table is read through
- * the connection's search_path, which holds the configured schema.
+ * the connection's search_path, which is set to the configured schema.
  */
 async function isUpToDate(db: Kysely<Database>, names: readonly string[]): Promise<boolean> {
   let rows: Array<{ name: string }>;
