@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import path from 'node:path';
+import { Value } from '@sinclair/typebox/value';
 import { recordAudit } from './audit/log.js';
 import { rotateFileKey } from './files/rotate.js';
 import { reindexSearch } from './search/reindex.js';
@@ -12,6 +13,7 @@ import { buildChatterBox } from './http/app.js';
 import { findOrCreateTeamByName } from './slack/import/actions.js';
 import { createImportRun, executeImportRun } from './slack/import/run.js';
 import { REPORT_KINDS, type ImportReport } from './slack/import/report.js';
+import { SlackToken } from './slack/import/schemas.js';
 
 const USAGE = `Usage: chatterbox <command>
 
@@ -84,7 +86,8 @@ async function importSlack(args: string[]): Promise<number> {
   }
 
   const slackToken = process.env.CHATTERBOX_SLACK_TOKEN || undefined;
-  if (slackToken !== undefined && !/^[A-Za-z0-9-]{8,512}$/.test(slackToken)) {
+  // The same rule as the API's slack_token field.
+  if (slackToken !== undefined && !Value.Check(SlackToken, slackToken)) {
     console.error('CHATTERBOX_SLACK_TOKEN must be a Slack token such as xoxb-..., 8 to 512 letters, digits and dashes');
     return 2;
   }

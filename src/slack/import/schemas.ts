@@ -7,7 +7,7 @@ export const TeamParams = Strict({ teamId: Id });
 export const ImportParams = Strict({ teamId: Id, importId: Id });
 
 /** A Slack token: letters, digits and dashes, such as xoxb-... or xoxp-.... */
-const SlackToken = Type.String({
+export const SlackToken = Type.String({
   minLength: 8,
   maxLength: 512,
   pattern: '^[A-Za-z0-9-]+$',
