@@ -11,10 +11,11 @@
  * presentMessageHits (parse, resolve names, index query, count, ranking,
  * loading and highlighting the page), which is GET /api/search without HTTP.
  * The bare queries are
- *   SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid DESC LIMIT 20
+ *   SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid LIMIT 20
  *   SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rank LIMIT 20
  * with the MATCH expression ChatterBox builds for the same words, without
- * its filters.
+ * its filters. The first is newest first, because the FTS5 rowid is the
+ * negated doc id.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -31,7 +32,7 @@ import { parseSearchQuery } from '../src/search/query-parser.js';
 import { runSearch, TOTAL_CAP } from '../src/search/run-search.js';
 import { resolveSearch } from '../src/search/resolve.js';
 import { searchIndexFor } from '../src/search/search-index.js';
-import { ftsColumns, matchExpression } from '../src/search/sqlite-index.js';
+import { ftsColumns, ftsRowid, matchExpression } from '../src/search/sqlite-index.js';
 import { openStorage } from '../src/storage/database.js';
 import type { MessageRow, SessionRow, UserRow } from '../src/storage/schema.js';
 import { buildMessage, buildVocabulary, seededRandom, zipfSampler } from './lib/search-corpus.js';
@@ -179,7 +180,7 @@ async function indexCorpus(corpus: Corpus, size: CorpusSize): Promise<IndexingFi
       const document = messageDocument(row, corpus.teamId);
       const { lastInsertRowid } = insertDocument.run(document.messageId, document.conversationId, document.authorId, document.createdAt, document.hasLink ? 1 : 0);
       const columns = ftsColumns(document);
-      insertTerms.run(lastInsertRowid, columns.stems, columns.words, columns.facets);
+      insertTerms.run(ftsRowid(Number(lastInsertRowid)), columns.stems, columns.words, columns.facets);
     }
   });
 
@@ -312,7 +313,7 @@ export async function runSearchBench(settings: RunSettings): Promise<void> {
     const user = (await ctx.storage.db.selectFrom('users').selectAll().where('id', '=', corpus.searcherId).executeTakeFirstOrThrow()) as UserRow;
     const auth: Auth = { user, session: { id: 'bench', user_id: user.id } as SessionRow };
     const bare = new BetterSqlite3(corpus.file, { readonly: true });
-    const bareNewest = bare.prepare('SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid DESC LIMIT 20');
+    const bareNewest = bare.prepare('SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid LIMIT 20');
     const bareRanked = bare.prepare('SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rank LIMIT 20');
     const countAll = bare.prepare('SELECT count(*) FROM search_fts WHERE search_fts MATCH ?').pluck();
 

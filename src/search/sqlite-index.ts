@@ -1,4 +1,4 @@
-import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
+import { sql, type CompiledQuery, type QueryExecutorProvider, type RawBuilder } from 'kysely';
 import { isParameterMarker, prepareQuery, type Param, type PreparedQuery } from '../storage/compiled-query.js';
 import type { Db, Tx } from '../storage/database.js';
 import type { StorageDialect } from '../storage/dialects/dialect.js';
@@ -9,7 +9,7 @@ import type { PageBounds, ResolvedSearch, SearchDocument, SearchHit, SearchIndex
 
 /**
  * The search index on SQLite: the FTS5 table `search_fts`, whose rowid is
- * `search_documents.doc_id`. Its column `stems` contains every token's term in
+ * `search_documents.doc_id` negated (see `ftsRowid`). Its column `stems` contains every token's term in
  * order, `words` the unstemmed words that differ from their stems (for prefix
  * queries), and `facets` one token each for the team, conversation and
  * author, so that in: and from: narrow the match inside FTS5. The table is
@@ -18,7 +18,7 @@ import type { PageBounds, ResolvedSearch, SearchDocument, SearchHit, SearchIndex
  * folded and split the text, so FTS5 keeps its tokens as they are. A trigger
  * deletes the FTS5 row with its document.
  *
- * Newest first is FTS5's descending rowid order, and doc ids are given in
+ * Newest first is FTS5's ascending rowid order, and doc ids are given in
  * indexing order, so date order is the order in which messages were indexed.
  * For messages posted through the API that is the order of `created_at`.
  */
@@ -37,14 +37,14 @@ export class SqliteSearchIndex implements SearchIndex {
     if (docId !== undefined) {
       await sql`UPDATE search_documents SET conversation_id = ${document.conversationId}, author_id = ${document.authorId},
         created_at = ${document.createdAt}, has_link = ${document.hasLink ? 1 : 0} WHERE doc_id = ${docId}`.execute(tx);
-      await sql`UPDATE search_fts SET stems = ${stems}, words = ${words}, facets = ${facets} WHERE rowid = ${docId}`.execute(tx);
+      await sql`UPDATE search_fts SET stems = ${stems}, words = ${words}, facets = ${facets} WHERE rowid = ${ftsRowid(docId)}`.execute(tx);
       return;
     }
 
     const inserted = await sql<{ doc_id: number }>`INSERT INTO search_documents (message_id, file_id, conversation_id, author_id, created_at, has_link)
       VALUES (${document.messageId}, ${document.fileId}, ${document.conversationId}, ${document.authorId}, ${document.createdAt}, ${document.hasLink ? 1 : 0})
       RETURNING doc_id`.execute(tx);
-    await sql`INSERT INTO search_fts (rowid, stems, words, facets) VALUES (${inserted.rows[0]!.doc_id}, ${stems}, ${words}, ${facets})`.execute(tx);
+    await sql`INSERT INTO search_fts (rowid, stems, words, facets) VALUES (${ftsRowid(inserted.rows[0]!.doc_id)}, ${stems}, ${words}, ${facets})`.execute(tx);
   }
 
   async insertDocuments(tx: Tx, dialect: StorageDialect, documents: readonly SearchDocument[]): Promise<void> {
@@ -63,7 +63,7 @@ export class SqliteSearchIndex implements SearchIndex {
       has_link: document.hasLink ? 1 : 0,
     }));
     await dialect.insertMany(tx, 'search_documents', rows);
-    await dialect.insertMany(tx, 'search_fts', documents.map((document, index) => ({ rowid: firstId + index, ...ftsColumns(document) })));
+    await dialect.insertMany(tx, 'search_fts', documents.map((document, index) => ({ rowid: ftsRowid(firstId + index), ...ftsColumns(document) })));
   }
 
   async listNewest(db: Db, search: ResolvedSearch, bounds: PageBounds, limit: number): Promise<SearchHit[]> {
@@ -79,8 +79,6 @@ export class SqliteSearchIndex implements SearchIndex {
 
     // FTS5 drives this query and stops at the LIMIT, so each row's conversation is checked as it comes
     // (see PermissionCheck). Its SQL is compiled once per shape (see newestQueryFor).
-    // TODO: a common word with a narrow in: filter costs about 14 µs per document of the channel, because FTS5 seeks
-    // backwards through the word's doclist slowly. No rowid constraint measured faster (docs/benchmarks.md, "Search").
     const query = newestQueryFor(search, bounds, checkedLimit(limit));
     const result = await query.execute(db, newestParameters(search, bounds, match));
     return result.rows.map(toHit);
@@ -91,7 +89,7 @@ export class SqliteSearchIndex implements SearchIndex {
     const matches =
       match === undefined
         ? sql`SELECT 1 FROM search_documents d WHERE ${allOf([...documentConditions(search), ...exclusionOnly(search)])} LIMIT ${cap + 1}`
-        : sql`SELECT 1 FROM search_fts CROSS JOIN search_documents d ON d.doc_id = search_fts.rowid
+        : sql`SELECT 1 FROM search_fts CROSS JOIN search_documents d ON d.doc_id = -search_fts.rowid
             WHERE search_fts MATCH ${match} AND ${allOf(documentConditions(search, 'row'))} LIMIT ${sql.lit(checkedLimit(cap + 1))}`;
     const result = await sql<{ count: number }>`SELECT count(*) AS count FROM (${matches}) AS matches`.execute(db);
     return Number(result.rows[0]?.count ?? 0);
@@ -107,6 +105,32 @@ export class SqliteSearchIndex implements SearchIndex {
   rankCandidates(db: Db, hits: readonly SearchHit[], terms: readonly TextTerm[]): Promise<SearchHit[]> {
     return rankCandidates(db, hits, terms);
   }
+}
+
+/**
+ * Returns the FTS5 rowid of a document: its doc id negated, so that newest
+ * first is FTS5's ascending order. FTS5 seeks through a word's rows much more
+ * slowly backwards than forwards. In a test table of 1,000,000 rows, a common
+ * word in one channel, newest first, took 0.58 ms at p50 with descending
+ * rowids and 0.25 ms with ascending ones (docs/benchmarks.md, "Search").
+ */
+export function ftsRowid(docId: number): number {
+  return -docId;
+}
+
+/**
+ * Creates the FTS5 table and the trigger that deletes a document's row with
+ * it. The table is contentless, so a change of its layout indexes every
+ * document again (migration 012-search-newest-first).
+ */
+export async function createFtsTable(db: QueryExecutorProvider): Promise<void> {
+  // prefix='2 3' adds index entries for every 2- and 3-character prefix, so short prefix queries read one list.
+  await sql`CREATE VIRTUAL TABLE search_fts USING fts5(
+    stems, words, facets, content='', contentless_delete=1, tokenize='ascii', prefix='2 3'
+  )`.execute(db);
+  await sql`CREATE TRIGGER search_documents_delete AFTER DELETE ON search_documents BEGIN
+    DELETE FROM search_fts WHERE rowid = -old.doc_id;
+  END`.execute(db);
 }
 
 /** Builds the values of a document's FTS5 columns. */
@@ -170,15 +194,14 @@ function newestQueryFor(search: ResolvedSearch, bounds: PageBounds, limit: numbe
     const shaped = parameterSearch(search, param);
     const conditions = documentConditions(shaped, 'row');
     // Bounds go on the FTS5 rowid, so FTS5 starts at the bound instead of testing newer rows in SQL.
-    // NOTE: FTS5 reaches the bound by stepping through the doclist. For `that`, in 768,085 of the 1,000,000
-    // messages of bench/search.ts, the 21 newest below doc id 500,000 (a later page) took 40 ms.
-    if (bounds.after !== undefined) conditions.push(sql`search_fts.rowid < ${param('afterDocId')}`);
-    if (bounds.maxDocId !== undefined) conditions.push(sql`search_fts.rowid <= ${param('maxDocId')}`);
+    // The parameters are doc ids, so the bounds compare them with the negated rowid.
+    if (bounds.after !== undefined) conditions.push(sql`search_fts.rowid > -${param('afterDocId')}`);
+    if (bounds.maxDocId !== undefined) conditions.push(sql`search_fts.rowid >= -${param('maxDocId')}`);
     // A literal LIMIT took about 20 µs less than a bound one, for a word in 519 of the 1,000,000 messages of bench/search.ts.
     const raw = sql<HitRow>`SELECT d.doc_id, d.created_at, d.message_id, d.file_id
-      FROM search_fts CROSS JOIN search_documents d ON d.doc_id = search_fts.rowid
+      FROM search_fts CROSS JOIN search_documents d ON d.doc_id = -search_fts.rowid
       WHERE search_fts MATCH ${param('match')} AND ${allOf(conditions)}
-      ORDER BY search_fts.rowid DESC LIMIT ${sql.lit(limit)}`;
+      ORDER BY search_fts.rowid LIMIT ${sql.lit(limit)}`;
     return { compile: () => withParametersOnly(raw.compile(db)) };
   });
   if (newestQueries.size >= MAX_NEWEST_SHAPES) newestQueries.delete(newestQueries.keys().next().value as string);
@@ -287,5 +310,5 @@ export function matchExpression(search: Pick<ResolvedSearch, 'include' | 'exclud
 function exclusionOnly(search: ResolvedSearch): RawBuilder<unknown>[] {
   if (search.exclude.length === 0) return [];
   const excluded = search.exclude.map(termExpression).join(' OR ');
-  return [sql`d.doc_id NOT IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ${excluded})`];
+  return [sql`d.doc_id NOT IN (SELECT -rowid FROM search_fts WHERE search_fts MATCH ${excluded})`];
 }

@@ -15,6 +15,7 @@ import * as slackImport from './migrations/008-slack-import.js';
 import * as slackApi from './migrations/009-slack-api.js';
 import { searchStatisticsMigration } from './migrations/010-search-statistics.js';
 import * as slackImportRuns from './migrations/011-slack-import-runs.js';
+import { searchNewestFirstMigration } from './migrations/012-search-newest-first.js';
 import { CommitGroup } from './commit-group.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 
@@ -53,6 +54,7 @@ function migrationsFor(dialect: StorageDialect['name']): Record<string, Migratio
     '009-slack-api': slackApi,
     '010-search-statistics': searchStatisticsMigration(dialect),
     '011-slack-import-runs': slackImportRuns,
+    '012-search-newest-first': searchNewestFirstMigration(dialect),
   };
 }
 

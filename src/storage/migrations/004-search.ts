@@ -4,6 +4,7 @@ import type { StorageDialect } from '../dialects/dialect.js';
 import type { FileRow, MessageRow } from '../schema.js';
 import { fileDocument, messageDocument } from '../../search/indexing.js';
 import { searchIndexFor } from '../../search/search-index.js';
+import { createFtsTable } from '../../search/sqlite-index.js';
 
 /**
  * The search index: `search_documents` (one row per live message or file,
@@ -35,13 +36,8 @@ async function upSqlite(db: Kysely<unknown>): Promise<void> {
       has_link INTEGER NOT NULL DEFAULT 0
     )`.execute(tx);
     await createFilterIndexes(tx, ['doc_id']);
-    // prefix='2 3' adds index entries for every 2- and 3-character prefix, so short prefix queries read one list.
-    await sql`CREATE VIRTUAL TABLE search_fts USING fts5(
-      stems, words, facets, content='', contentless_delete=1, tokenize='ascii', prefix='2 3'
-    )`.execute(tx);
-    await sql`CREATE TRIGGER search_documents_delete AFTER DELETE ON search_documents BEGIN
-      DELETE FROM search_fts WHERE rowid = old.doc_id;
-    END`.execute(tx);
+    // The current layout, because the backfill below writes with the current code (see 012-search-newest-first).
+    await createFtsTable(tx);
     await backfill(tx, 'sqlite');
   });
 }
