@@ -101,7 +101,7 @@ export function describeStep(kind: string, step: StepResult): string {
   return (
     `${kind} offered ${formatNumber(step.offeredDeliveriesPerSecond)}/s: ${step.sustained ? 'sustained' : `NOT sustained (${step.reason})`}, ` +
     `p50 ${formatNumber(step.latency.p50Ms)} p95 ${formatNumber(step.latency.p95Ms)} p99 ${formatNumber(step.latency.p99Ms)} ms, ` +
-    `server cpu ${formatNumber(step.serverCpuFraction * 100)}%, generator cpu ${formatNumber(step.generatorCpuFraction * 100)}% (max lag ${formatNumber(step.generatorMaxLagMs)} ms), ` +
+    `server cpu ${formatNumber(step.serverCpuFraction * 100)}% (${formatNumber(step.serverCpuUsPerDelivery)} us and ${formatNumber(step.serverWritesPerDelivery)} write calls per delivery), generator cpu ${formatNumber(step.generatorCpuFraction * 100)}% (max lag ${formatNumber(step.generatorMaxLagMs)} ms), ` +
     `others ${formatNumber(step.foreignCpuFraction * 100)}%`
   );
 }
@@ -284,6 +284,16 @@ export async function runDelivery(settings: RunSettings, fanouts: readonly numbe
       sustainedNote(repeats.map((entry) => entry.chatterbox.atEightyPercent)),
     );
     figure(`server CPU per delivery at 50% of raw max, fan-out ${fanout}`, 'us', '<= 1.5x raw', (phase) => phase.atHalf.serverCpuUsPerDelivery, (ratio) => ratio <= 1.5);
+    // No goal: it shows how many frames share a socket write. The raw server writes each frame with its own call.
+    addRow({
+      figure: `server write calls per delivery at 50% of raw max, fan-out ${fanout}`,
+      unit: 'calls',
+      goal: 'none',
+      raw: repeats.map((entry) => rawOf(entry, (phase) => phase.atHalf.serverWritesPerDelivery)),
+      chatterbox: repeats.map((entry) => entry.chatterbox.atHalf.serverWritesPerDelivery),
+      ratios: repeats.map((entry) => entry.chatterbox.atHalf.serverWritesPerDelivery / rawOf(entry, (phase) => phase.atHalf.serverWritesPerDelivery)),
+      met: undefined,
+    });
 
     const rawMax = repeats[0]!.rawBefore.maxDeliveriesPerSecond;
     if (fanout === fanouts[0]) await checkGenerator(topology, 0.5 * rawMax, settings);

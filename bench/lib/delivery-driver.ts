@@ -8,7 +8,7 @@
 import http from 'node:http';
 import WebSocket from 'ws';
 import { buildPayload, nowMs, readMarker } from './payload.js';
-import { readCpuMs, sleep, startForeignCpuMeter } from './proc.js';
+import { readCpuMs, readWriteSyscalls, sleep, startForeignCpuMeter } from './proc.js';
 import { ACK_PREFIX, ERROR_PREFIX } from './socket-load.js';
 import { LatencyHistogram, type LatencySummary } from './stats.js';
 import type { MemberSocket } from './sockets.js';
@@ -157,6 +157,8 @@ export interface StepResult {
   remoteLatency: LatencySummary | undefined;
   /** Server CPU time from the first send to the end of the drain, per delivery, in microseconds. */
   serverCpuUsPerDelivery: number;
+  /** Server write system calls (socket and database file writes) over the same span, per delivery. */
+  serverWritesPerDelivery: number;
   serverCpuFraction: number;
   generatorCpuFraction: number;
   /** CPU used by other processes on the machine during the step, as a fraction of one core. */
@@ -284,6 +286,7 @@ export class DeliveryDriver {
 
     const foreignMeter = startForeignCpuMeter([...this.#serverPids, ...this.#helperPids()]);
     const cpuBefore = this.#readServerCpuMs();
+    const writesBefore = this.#readServerWrites();
     const generatorBefore = process.cpuUsage();
     const started = nowMs();
     const intervalMs = 1000 / messagesPerSecond;
@@ -316,6 +319,7 @@ export class DeliveryDriver {
     while (nowMs() < drainDeadline && (inFlight > 0 || this.#deliveries < sent * this.#receiversPerMessage)) await sleep(10);
     // Server CPU runs to the end of the drain, so work queued during the window is charged to this step.
     const serverCpuMs = this.#readServerCpuMs() - cpuBefore;
+    const serverWrites = this.#readServerWrites() - writesBefore;
     const busyMs = nowMs() - started;
     const foreignCpuFraction = foreignMeter();
 
@@ -351,6 +355,7 @@ export class DeliveryDriver {
       latency,
       remoteLatency: this.#remoteMembers === undefined ? undefined : this.#remoteHistogram.summary(),
       serverCpuUsPerDelivery: deliveries === 0 ? Number.NaN : (serverCpuMs * 1000 * this.#receiversPerMessage) / (deliveries * this.#fanout),
+      serverWritesPerDelivery: deliveries === 0 ? Number.NaN : (serverWrites * this.#receiversPerMessage) / (deliveries * this.#fanout),
       serverCpuFraction: serverCpuMs / busyMs,
       generatorCpuFraction: (generatorUsage.user + generatorUsage.system) / 1000 / windowMs,
       foreignCpuFraction,
@@ -364,6 +369,10 @@ export class DeliveryDriver {
 
   #readServerCpuMs(): number {
     return this.#serverPids.reduce((sum, pid) => sum + readCpuMs(pid), 0);
+  }
+
+  #readServerWrites(): number {
+    return this.#serverPids.reduce((sum, pid) => sum + readWriteSyscalls(pid), 0);
   }
 
   /** Scheduled send times of the last step's first and last message, in epoch ms. */

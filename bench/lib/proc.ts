@@ -88,6 +88,18 @@ export function readCpuMs(pid: number): number {
   return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
+/**
+ * Write system calls a process has made so far (write, writev, pwrite and the like), from the
+ * `syscw` field of /proc/<pid>/io. For a server these are its socket writes and its database file
+ * writes.
+ */
+export function readWriteSyscalls(pid: number): number {
+  const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
+  const match = /^syscw: (\d+)$/m.exec(io);
+  if (match === null) throw new Error(`syscw missing from /proc/${pid}/io`);
+  return Number(match[1]);
+}
+
 /** Reads a process's CPU time as readCpuMs does, or returns undefined when the process no longer exists. */
 export function readCpuMsIfAlive(pid: number): number | undefined {
   try {
