@@ -40,8 +40,13 @@ export interface ParsedText {
 // TODO: parse long texts in a worker thread so that the limit can go.
 export const MAX_PARSED_CHARS = 10_000;
 
-/** Text without any of these has no mentions and no links, so it skips the parser. */
-const MAY_HAVE_ENTITIES = /[@:]|www\./i;
+/**
+ * Parts of which every link with a safe scheme contains one in its source. They are the scheme
+ * itself, `www.` (GFM literal autolinks), and an address after `@`: GFM email autolinks need a dot
+ * in the domain, and CommonMark's `<user@host>` a closing `>`. A character reference or a backslash
+ * escape can spell the scheme in a link destination, so either one also counts.
+ */
+const LINK_HINT = /https?:|mailto:|www\.|@[\w-]+[.>]|[&\\]/i;
 
 /** Maximum username length in code points, as registration allows. */
 const MAX_USERNAME_CHARS = 32;
@@ -53,6 +58,16 @@ const MAX_USERNAME_CHARS = 32;
  */
 const MENTION = /(?<![\p{L}\p{N}\p{M}.@/+\\-])@([\p{L}\p{N}][\p{L}\p{N}._-]*)/u;
 
+/**
+ * Checks whether text may have a mention or a link, so that text without
+ * either skips the parser, which costs 1 to 8 µs per character. A colon (a
+ * time, an emoji code) or an `@` that starts no mention candidate (`a@b`)
+ * does not count.
+ */
+export function mayHaveEntities(text: string): boolean {
+  return MENTION.test(text) || LINK_HINT.test(text);
+}
+
 /** Link schemes returned as link entities; others (javascript:, data:...) are dropped. */
 const SAFE_SCHEMES = /^(https?:|mailto:)/i;
 
@@ -63,7 +78,7 @@ const MARKDOWN_OPTIONS = { extensions: [gfm()], mdastExtensions: [gfmFromMarkdow
 const OPAQUE_NODES = new Set(['code', 'inlineCode', 'link', 'linkReference', 'image', 'imageReference', 'definition']);
 
 export function parseMessageText(text: string): ParsedText {
-  if (!MAY_HAVE_ENTITIES.test(text)) return { mentions: [], links: [] };
+  if (!mayHaveEntities(text)) return { mentions: [], links: [] };
 
   const truncated = text.length > MAX_PARSED_CHARS;
   const source = truncated ? text.slice(0, MAX_PARSED_CHARS) : text;

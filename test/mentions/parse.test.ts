@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { MAX_PARSED_CHARS, parseMessageText } from '../../src/mentions/parse.js';
+import { MAX_PARSED_CHARS, mayHaveEntities, parseMessageText } from '../../src/mentions/parse.js';
 
 /** Mentions as `kind:name@offset`, which keeps the table short and a failure readable. */
 function mentionsOf(text: string): string[] {
@@ -100,6 +100,41 @@ describe('parseMessageText links', () => {
     const [link] = parsed.links;
     expect(text.slice(mention!.offset, mention!.offset + mention!.length)).toBe('@zoë');
     expect(text.slice(link!.offset, link!.offset + link!.length)).toBe('https://ex.test/ü');
+  });
+});
+
+/** Texts whose parse finds a mention or a link: the check before the parser must let each through. */
+const WITH_ENTITIES = [
+  '@alice',
+  'hi @here',
+  '(@bob)',
+  'see https://a.test',
+  'HTTP://A.TEST',
+  '[docs](https://b.test)',
+  '<https://e.test>',
+  '<mailto:ann@f.test>',
+  'www.c.test',
+  'write bob@example.com',
+  '<bob@localhost>',
+  '[x](http&#58;//g.test)',
+  '[x](&#104;ttp://g.test)',
+  '[x](http\\://h.test)',
+];
+
+/** Texts without mentions or links that the check sends past the parser. */
+const WITHOUT_ENTITIES = ['just words, no markers', 'meet at 12:30: bring :tada:', 'a@b and ~BX12@1733400000123456~', 'ratio 3:1, see note: later', 'user@host without dot'];
+
+describe('parseMessageText fast path', () => {
+  test.each(WITH_ENTITIES)('parsed: %s', (text) => {
+    const parsed = parseMessageText(text);
+
+    expect(mayHaveEntities(text)).toBe(true);
+    expect(parsed.mentions.length + parsed.links.length).toBeGreaterThan(0);
+  });
+
+  test.each(WITHOUT_ENTITIES)('skipped: %s', (text) => {
+    expect(mayHaveEntities(text)).toBe(false);
+    expect(parseMessageText(text)).toEqual({ mentions: [], links: [] });
   });
 });
 
