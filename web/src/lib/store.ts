@@ -600,6 +600,8 @@ export class ChatStore {
 
   // --- events ---
 
+  // TODO: a new team's first channel events that arrive in the same socket read as its team.joined
+  // leave the team without its channels in the sidebar, so the server writes each frame on its own.
   #onEvent(frame: EventFrame): void {
     if (this.#buffer !== undefined) {
       this.#buffer.push(frame);
