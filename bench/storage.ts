@@ -239,8 +239,7 @@ export async function runHistory(settings: RunSettings): Promise<void> {
         rawRuns.push(result);
         continue;
       }
-      // BENCH_CPU_PROFILE_DIR=<folder> writes a V8 CPU profile of each ChatterBox server run there.
-      const server = await startChatterBox({ dataDir: setup.dataDir, cpuProfileDir: process.env.BENCH_CPU_PROFILE_DIR });
+      const server = await startChatterBox({ dataDir: setup.dataDir });
       try {
         const meter = startForeignCpuMeter([server.pid]);
         await runClosedLoop(server.url, CONCURRENCY, settings.smoke ? 200 : 1000, read);

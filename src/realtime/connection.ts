@@ -1,14 +1,13 @@
 import type { WebSocket } from 'ws';
 import type { Auth } from '../accounts/actions.js';
-import { findConversation, isConversationMember } from '../conversations/queries.js';
+import { findConversation, isConversationMember, listConversationIdsOfUser } from '../conversations/queries.js';
 import { findTeamMember } from '../teams/queries.js';
 import type { AppContext } from '../platform/context.js';
 import type { Logger } from '../platform/logger.js';
-import { listEventsAfter, listEventsAfterEach } from '../storage/streams.js';
-import { findSessionExpiry } from '../accounts/queries.js';
+import { getStreamPositions, listEventsAfter, listEventsAfterEach } from '../storage/streams.js';
+import { findSessionById, listTeamIdsOfUser } from '../accounts/queries.js';
 import type { EventListener } from './event-bus.js';
 import { conversationStream, encodeEventFrame, teamStream, userStream, type StreamEvent, type StreamId } from './events.js';
-import { listStartStreams } from './queries.js';
 import { parseClientFrame, type HelloFrame, type PostFrame } from './frames.js';
 import type { SharedStrings } from './shared-strings.js';
 import { postMessage } from '../messages/actions.js';
@@ -277,37 +276,45 @@ export class Connection {
 
   /**
    * Subscribes every stream the user may read, then reports each stream's head.
-   * The heads are read before the other streams are subscribed, so an event
-   * committed in between is not buffered live. The first fill reads storage
-   * after the subscription, which delivers it.
+   * Subscribing comes first and buffers live events, so nothing committed
+   * between reading the heads and subscribing is missed.
    */
   async #start(hello: HelloFrame): Promise<void> {
     const userId = this.auth.user.id;
     const db = this.#ctx.storage.db;
 
-    // The user's own stream is subscribed before the memberships are read. A
-    // membership change committed after that read arrives on it (team.left,
-    // conversation.joined...) and is applied as usual.
+    // The user's own stream is read first. A membership change committed after
+    // this point arrives on it (team.left, conversation.joined...) and is applied
+    // as usual, even if the membership lists below were read before that commit.
     const ownStream = userStream(userId);
     this.#subscribe(ownStream);
-    const listed = await listStartStreams(db, userId, ownStream);
+    const ownPosition = (await getStreamPositions(db, [ownStream])).get(ownStream);
 
     // A session revoked before the own stream's head was read has its
     // session.revoked event at or below that head, so it would never be delivered.
-    const expiresAt = await findSessionExpiry(db, this.auth.session.id);
+    const session = await findSessionById(db, this.auth.session.id);
     if (this.#isClosed()) return;
-    if (expiresAt === undefined || expiresAt <= this.#ctx.now()) {
+    if (session === undefined || Number(session.expires_at) <= this.#ctx.now()) {
       this.close(CLOSE.sessionRevoked, 'session revoked');
       return;
     }
 
-    const streams: StreamId[] = [];
-    const positions = new Map<StreamId, { lastSeq: number; minSeq: number }>();
-    for (const { stream, teamId, position } of listed) {
-      this.#subscribe(stream, teamId);
+    const teamIds = await listTeamIdsOfUser(db, userId);
+    const conversations = await listConversationIdsOfUser(db, userId);
+    if (this.#isClosed()) return;
+
+    const streams: StreamId[] = teamIds.map(teamStream);
+    for (const stream of streams) this.#subscribe(stream);
+    for (const conversation of conversations) {
+      const stream = conversationStream(conversation.id);
+      this.#subscribe(stream, conversation.team_id);
       streams.push(stream);
-      if (position !== undefined) positions.set(stream, position);
     }
+
+    const positions = await getStreamPositions(db, streams);
+    if (this.#isClosed()) return;
+    if (ownPosition !== undefined) positions.set(ownStream, ownPosition);
+    streams.unshift(ownStream);
 
     const heads: Record<StreamId, number> = {};
     const toFill: StreamId[] = [];
