@@ -3,6 +3,7 @@ import type { Tx } from '../database.js';
 import type { StorageDialect } from '../dialects/dialect.js';
 import type { FileRow, MessageRow } from '../schema.js';
 import { fileDocument, messageDocument } from '../../search/indexing.js';
+import type { SearchDocument } from '../../search/search-index.js';
 import { createFtsTable, ftsColumns, ftsRowid } from '../../search/sqlite-index.js';
 
 /** Documents indexed per statement batch. */
@@ -41,10 +42,9 @@ async function hasNegatedRowids(db: QueryExecutorProvider): Promise<boolean> {
   return /rowid\s*=\s*-\s*old\.doc_id/i.test(trigger.rows[0]?.sql ?? '');
 }
 
-/** Writes the FTS5 row of every search document, in doc id order, one batch in memory at a time. */
+/** Writes the FTS5 row of every search document, messages then files, one batch in memory at a time. */
 async function refill(tx: Tx): Promise<void> {
-  let after = 0;
-  for (;;) {
+  await refillInBatches(tx, async (after) => {
     const rows = await tx
       .selectFrom('search_documents as d')
       .innerJoin('messages as m', 'm.id', 'd.message_id')
@@ -55,13 +55,10 @@ async function refill(tx: Tx): Promise<void> {
       .orderBy('d.doc_id')
       .limit(REFILL_BATCH)
       .execute();
-    if (rows.length === 0) break;
-    for (const { team_id: teamId, doc_id: docId, ...row } of rows) await insertRow(tx, docId, ftsColumns(messageDocument(row as MessageRow, teamId)));
-    after = rows[rows.length - 1]!.doc_id;
-  }
+    return rows.map(({ team_id: teamId, doc_id: docId, ...row }) => ({ docId, document: messageDocument(row as MessageRow, teamId) }));
+  });
 
-  after = 0;
-  for (;;) {
+  await refillInBatches(tx, async (after) => {
     const rows = await tx
       .selectFrom('search_documents as d')
       .innerJoin('files as f', 'f.id', 'd.file_id')
@@ -71,12 +68,21 @@ async function refill(tx: Tx): Promise<void> {
       .orderBy('d.doc_id')
       .limit(REFILL_BATCH)
       .execute();
-    if (rows.length === 0) break;
-    for (const { doc_id: docId, ...row } of rows) await insertRow(tx, docId, ftsColumns(fileDocument(row as FileRow)));
-    after = rows[rows.length - 1]!.doc_id;
-  }
+    return rows.map(({ doc_id: docId, ...row }) => ({ docId, document: fileDocument(row as FileRow) }));
+  });
 }
 
-async function insertRow(tx: Tx, docId: number, columns: ReturnType<typeof ftsColumns>): Promise<void> {
-  await sql`INSERT INTO search_fts (rowid, stems, words, facets) VALUES (${ftsRowid(docId)}, ${columns.stems}, ${columns.words}, ${columns.facets})`.execute(tx);
+/** Inserts the FTS5 rows of the batches that `readBatch` returns, in doc id order, until one is empty. */
+async function refillInBatches(tx: Tx, readBatch: (afterDocId: number) => Promise<Array<{ docId: number; document: SearchDocument }>>): Promise<void> {
+  let after = 0;
+  for (;;) {
+    const batch = await readBatch(after);
+    if (batch.length === 0) return;
+
+    for (const { docId, document } of batch) {
+      const columns = ftsColumns(document);
+      await sql`INSERT INTO search_fts (rowid, stems, words, facets) VALUES (${ftsRowid(docId)}, ${columns.stems}, ${columns.words}, ${columns.facets})`.execute(tx);
+    }
+    after = batch[batch.length - 1]!.docId;
+  }
 }
