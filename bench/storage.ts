@@ -90,7 +90,8 @@ interface StoragePhase {
  * then with CONCURRENCY HTTP POSTs in flight. Each loaded loop has a warm-up.
  */
 async function runChatterBoxStorage(setup: StorageSetup, settings: RunSettings, seconds: number): Promise<StoragePhase> {
-  const server = await startChatterBox({ dataDir: setup.dataDir });
+  // BENCH_CPU_PROFILE_DIR=<folder> writes a V8 CPU profile of each ChatterBox server run there.
+  const server = await startChatterBox({ dataDir: setup.dataDir, cpuProfileDir: process.env.BENCH_CPU_PROFILE_DIR });
   const member = await openChatterBoxMember(server.wsUrl, setup.author.token);
   const warmUpMs = settings.smoke ? 200 : 1000;
   const text = (index: number) => buildPayload(index, Date.now());

@@ -1,6 +1,7 @@
 import { AppError } from '../platform/errors.js';
 import type { Db, Tx } from '../storage/database.js';
-import { prepareQuery } from '../storage/compiled-query.js';
+import { prepareQuery, type Param } from '../storage/compiled-query.js';
+import { memberNotifiedOfAllQuery } from '../notifications/queries.js';
 import type { ConversationRow, TeamMemberRow, TeamRow } from '../storage/schema.js';
 import { isTeamAdmin } from '../teams/access.js';
 
@@ -29,9 +30,13 @@ export async function accessConversation(
   userId: string,
   need: ConversationNeed,
 ): Promise<ConversationAccess> {
+  return checkAccess(await findConversationWithCaller(db, conversationId, userId), need);
+}
+
+/** Applies the rules of `need` to a conversation read with its caller's memberships, or undefined when none was found. */
+function checkAccess(found: ConversationWithCaller | undefined, need: ConversationNeed): ConversationAccess {
   // Errors are built only when thrown: capturing a stack trace on every call showed in profiles.
   const notFound = () => new AppError('CONVERSATION_NOT_FOUND', 'Conversation not found');
-  const found = await findConversationWithCaller(db, conversationId, userId);
   if (found === undefined) throw notFound();
 
   const { conversation, team, teamMembership, isMember } = found;
@@ -47,42 +52,80 @@ export async function accessConversation(
   return { conversation, team, teamMembership, isMember };
 }
 
-/** Reads a conversation, its team and the caller's two memberships in one query; every post runs it. */
-const conversationWithCallerQuery = prepareQuery<{ conversationId: string; userId: string }>()((db, param) =>
-  db
-    .selectFrom('conversations as c')
-    .innerJoin('teams as t', 't.id', 'c.team_id')
-    .leftJoin('team_members as tm', (join) => join.onRef('tm.team_id', '=', 'c.team_id').on('tm.user_id', '=', param('userId')))
-    .leftJoin('conversation_members as cm', (join) => join.onRef('cm.conversation_id', '=', 'c.id').on('cm.user_id', '=', param('userId')))
-    // Columns listed rather than `c.*`: on PostgreSQL this runs as a named prepared statement, which
-    // fails with "cached plan must not change result type" once a migration adds a column to the table.
-    .select([
-      'c.id',
-      'c.team_id',
-      'c.kind',
-      'c.name',
-      'c.topic',
-      'c.purpose',
-      'c.dm_key',
-      'c.created_by',
-      'c.created_at',
-      'c.updated_at',
-      'c.archived_at',
-      't.name as team_name',
-      't.created_by as team_created_by',
-      't.created_at as team_created_at',
-      't.general_conversation_id as team_general_conversation_id',
-      'tm.role as team_role',
-      'tm.joined_at as team_joined_at',
-      'cm.user_id as member_id',
-    ])
-    .where('c.id', '=', param('conversationId')),
+/**
+ * Loads a conversation for a new post by `userId`, with the checks of the
+ * `write` need, and reads in the same statement whether a member other than
+ * the author is notified of every message there (see memberNotifiedOfAllQuery).
+ * On PostgreSQL that saves a round trip per post.
+ */
+export async function accessConversationToPost(
+  db: Db | Tx,
+  conversationId: string,
+  userId: string,
+): Promise<ConversationAccess & { memberNotifiedOfAll: boolean }> {
+  const row = (await conversationToPostQuery.execute(db, { conversationId, userId })).rows[0];
+  if (row === undefined) return { ...checkAccess(undefined, 'write'), memberNotifiedOfAll: false };
+  // SQLite returns EXISTS as 0 or 1, PostgreSQL as a boolean.
+  const { notified_of_all, ...caller } = row;
+  return { ...checkAccess(splitCallerRow(caller, userId), 'write'), memberNotifiedOfAll: Boolean(notified_of_all) };
+}
+
+function selectConversationWithCaller(db: Db | Tx, param: Param<{ conversationId: string; userId: string }>) {
+  return (
+    db
+      .selectFrom('conversations as c')
+      .innerJoin('teams as t', 't.id', 'c.team_id')
+      .leftJoin('team_members as tm', (join) => join.onRef('tm.team_id', '=', 'c.team_id').on('tm.user_id', '=', param('userId')))
+      .leftJoin('conversation_members as cm', (join) => join.onRef('cm.conversation_id', '=', 'c.id').on('cm.user_id', '=', param('userId')))
+      // Columns listed rather than `c.*`: on PostgreSQL this runs as a named prepared statement, which
+      // fails with "cached plan must not change result type" once a migration adds a column to the table.
+      .select([
+        'c.id',
+        'c.team_id',
+        'c.kind',
+        'c.name',
+        'c.topic',
+        'c.purpose',
+        'c.dm_key',
+        'c.created_by',
+        'c.created_at',
+        'c.updated_at',
+        'c.archived_at',
+        't.name as team_name',
+        't.created_by as team_created_by',
+        't.created_at as team_created_at',
+        't.general_conversation_id as team_general_conversation_id',
+        'tm.role as team_role',
+        'tm.joined_at as team_joined_at',
+        'cm.user_id as member_id',
+      ])
+      .where('c.id', '=', param('conversationId'))
+  );
+}
+
+/** Reads a conversation, its team and the caller's two memberships in one query. */
+const conversationWithCallerQuery = prepareQuery<{ conversationId: string; userId: string }>()(selectConversationWithCaller);
+
+// Runs on every post, so it is built once.
+const conversationToPostQuery = prepareQuery<{ conversationId: string; userId: string }>()((db, param) =>
+  selectConversationWithCaller(db, param).select((eb) => eb.exists(memberNotifiedOfAllQuery(db, eb.ref('c.id'), param('userId'))).as('notified_of_all')),
 );
 
-async function findConversationWithCaller(db: Db | Tx, conversationId: string, userId: string) {
-  const row = (await conversationWithCallerQuery.execute(db, { conversationId, userId })).rows[0];
-  if (row === undefined) return undefined;
+type CallerRow = NonNullable<Awaited<ReturnType<typeof conversationWithCallerQuery.execute>>['rows'][number]>;
 
+interface ConversationWithCaller {
+  conversation: ConversationRow;
+  team: TeamRow;
+  teamMembership: TeamMemberRow | undefined;
+  isMember: boolean;
+}
+
+async function findConversationWithCaller(db: Db | Tx, conversationId: string, userId: string): Promise<ConversationWithCaller | undefined> {
+  const row = (await conversationWithCallerQuery.execute(db, { conversationId, userId })).rows[0];
+  return row === undefined ? undefined : splitCallerRow(row, userId);
+}
+
+function splitCallerRow(row: CallerRow, userId: string): ConversationWithCaller {
   const { team_name, team_created_by, team_created_at, team_general_conversation_id, team_role, team_joined_at, member_id, ...conversation } = row;
   const team: TeamRow = {
     id: conversation.team_id,

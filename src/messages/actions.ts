@@ -1,6 +1,6 @@
 import type { CompiledQuery } from 'kysely';
 import type { Auth } from '../accounts/actions.js';
-import { accessConversation } from '../conversations/access.js';
+import { accessConversation, accessConversationToPost } from '../conversations/access.js';
 import { commitWithEvents, type AppContext } from '../platform/context.js';
 import { AppError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
@@ -72,7 +72,7 @@ export async function postMessage(
     // Posts to one conversation wait for its `streams` row lock in turn, so on PostgreSQL those
     // arriving together share one transaction and one commit (the group key).
     const { message, files, jobs } = await commitWithEvents(ctx, async (tx, events, now) => {
-      const access = await accessConversation(tx, conversationId, auth.user.id, 'write');
+      const access = await accessConversationToPost(tx, conversationId, auth.user.id);
       const root = body.thread_root_id === undefined ? undefined : await findThreadRoot(tx, conversationId, body.thread_root_id);
       const mentions = await resolveMentions(tx, access, auth.user.id, parsed);
       const entities = JSON.stringify(mentions.entities);
@@ -85,7 +85,7 @@ export async function postMessage(
       // On SQLite the index entry is written here. On PostgreSQL its one statement joins the message's
       // insert, which saves a round trip while the conversation's `streams` row lock is held.
       const indexing = await indexNewMessage(ctx, tx, draft, access.conversation.team_id);
-      const notify = await mayNotify(tx, draft, access.conversation, mentions.entities.mentions);
+      const notify = mayNotify(draft, access.conversation, mentions.entities.mentions, access.memberNotifiedOfAll);
       const extra = notify ? [...indexing, messageNotificationsStatement(tx, draft, now)] : indexing;
       const message = await insertMessage(tx, events, draft, root, files, extra, now);
       await recordMentions(tx, events, message, mentions, { replacing: false });

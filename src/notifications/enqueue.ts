@@ -4,24 +4,24 @@ import type { Tx } from '../storage/database.js';
 import type { MentionEntity } from '../mentions/entities.js';
 import type { ConversationRow, MessageRow } from '../storage/schema.js';
 import { NOTIFY_MESSAGE_JOB, type NotifyMessagePayload } from './pipeline.js';
-import { hasMemberNotifiedOfAll } from './queries.js';
 
 /**
  * Decides whether a new message can notify anyone, by the candidate rules of runMessagePipeline:
  * DMs and group DMs, mentions, thread replies (for followers), and channel members notified of
  * every message. A plain channel message where no member is notified of every message then costs
- * no notification job. Preferences are read now, not when the job would have run, a few
- * milliseconds later.
+ * no notification job. `memberNotifiedOfAll` comes from the post's access check
+ * (accessConversationToPost), so preferences are read when the message is posted, not when the
+ * job would have run, a few milliseconds later.
  */
-export async function mayNotify(
-  tx: Tx,
-  message: Pick<MessageRow, 'conversation_id' | 'author_id' | 'root_id'>,
+export function mayNotify(
+  message: Pick<MessageRow, 'root_id'>,
   conversation: Pick<ConversationRow, 'kind'>,
   mentions: readonly MentionEntity[],
-): Promise<boolean> {
+  memberNotifiedOfAll: boolean,
+): boolean {
   if (conversation.kind === 'dm' || conversation.kind === 'group') return true;
   if (mentions.length > 0 || message.root_id !== null) return true;
-  return hasMemberNotifiedOfAll(tx, message.conversation_id, message.author_id);
+  return memberNotifiedOfAll;
 }
 
 /**

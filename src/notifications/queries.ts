@@ -1,4 +1,4 @@
-import { prepareQuery } from '../storage/compiled-query.js';
+import type { Expression } from 'kysely';
 import type { Db, Tx } from '../storage/database.js';
 import type { ConversationNotificationRow, NotificationPreferencesRow, PushSubscriptionRow } from '../storage/schema.js';
 
@@ -107,24 +107,20 @@ export async function listMemberSettings(
 }
 
 /**
- * True when a member other than the author may be notified of every message of the conversation:
- * their level there (or their own level, when the conversation has none) is 'all', or they watch
- * keywords. These are the members that listMemberSettings adds to the named ones.
+ * Selects a member of a conversation other than the author who may be notified of every message
+ * there: their level there (or their own level, when the conversation has none) is 'all', or they
+ * watch keywords. These are the members that listMemberSettings adds to the named ones. A post
+ * runs it inside its access check (accessConversationToPost), with the conversation id a
+ * reference to the checked row.
  */
-export async function hasMemberNotifiedOfAll(db: Db | Tx, conversationId: string, authorId: string): Promise<boolean> {
-  const result = await memberNotifiedOfAll.execute(db, { conversationId, authorId });
-  return result.rows.length > 0;
-}
-
-// Runs on every plain channel post, so it is built once.
-const memberNotifiedOfAll = prepareQuery<{ conversationId: string; authorId: string }>()((db, param) =>
-  db
+export function memberNotifiedOfAllQuery(db: Db | Tx, conversationId: string | Expression<string>, authorId: string) {
+  return db
     .selectFrom('conversation_members as cm')
     .leftJoin('notification_preferences as np', 'np.user_id', 'cm.user_id')
-    .leftJoin('conversation_notifications as cn', (join) => join.onRef('cn.user_id', '=', 'cm.user_id').on('cn.conversation_id', '=', param('conversationId')))
+    .leftJoin('conversation_notifications as cn', (join) => join.onRef('cn.user_id', '=', 'cm.user_id').on('cn.conversation_id', '=', conversationId))
     .select('cm.user_id')
-    .where('cm.conversation_id', '=', param('conversationId'))
-    .where('cm.user_id', '<>', param('authorId'))
+    .where('cm.conversation_id', '=', conversationId)
+    .where('cm.user_id', '<>', authorId)
     .where((eb) =>
       eb.or([
         eb('cn.level', '=', 'all'),
@@ -132,8 +128,8 @@ const memberNotifiedOfAll = prepareQuery<{ conversationId: string; authorId: str
         eb.and([eb('np.keywords', 'is not', null), eb('np.keywords', '<>', '[]')]),
       ]),
     )
-    .limit(1),
-);
+    .limit(1);
+}
 
 /** Lists who follows a thread. */
 export async function listThreadFollowers(db: Db, rootId: string): Promise<string[]> {

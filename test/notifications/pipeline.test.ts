@@ -200,4 +200,28 @@ describe('notification pipeline', () => {
     expect(notificationsOf(socket).map((notification) => notification.id)).toContain(followed.id);
     await socket.close();
   });
+
+  test('plain message job follows each preference', async () => {
+    const { alice, bob, carol, generalId } = await trio();
+    const jobsAfterPlainPost = async () => {
+      const message = await post(alice, generalId, { text: 'a plain line' });
+      const rows = await server.server.ctx.storage.db.selectFrom('jobs').select('id').where('dedupe_key', '=', `notify:${message.id}`).execute();
+      return rows.length;
+    };
+
+    // The author's own preferences never make a job for their post.
+    await alice.api.patch('/api/notifications/preferences', { level: 'all', keywords: ['plain'] });
+    await alice.api.request('PUT', `/api/conversations/${generalId}/notifications`, { level: 'all' });
+    expect(await jobsAfterPlainPost()).toBe(0);
+
+    await bob.api.patch('/api/notifications/preferences', { level: 'all' });
+    expect(await jobsAfterPlainPost()).toBe(1);
+
+    // The channel's own level overrides the account's.
+    await bob.api.request('PUT', `/api/conversations/${generalId}/notifications`, { level: 'mentions' });
+    expect(await jobsAfterPlainPost()).toBe(0);
+
+    await carol.api.patch('/api/notifications/preferences', { keywords: ['deploy'] });
+    expect(await jobsAfterPlainPost()).toBe(1);
+  });
 });
