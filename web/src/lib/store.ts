@@ -600,8 +600,6 @@ export class ChatStore {
 
   // --- events ---
 
-  // TODO: a new team's first channel events that arrive in the same socket read as its team.joined
-  // leave the team without its channels in the sidebar, so the server writes each frame on its own.
   #onEvent(frame: EventFrame): void {
     if (this.#buffer !== undefined) {
       this.#buffer.push(frame);
@@ -768,11 +766,16 @@ export class ChatStore {
 
   async markRead(conversationId: string): Promise<void> {
     const entry = this.state?.conversations[conversationId];
-    const seq = this.#realtime?.positions.get(`c:${conversationId}`);
+    const position = this.#realtime?.positions.get(`c:${conversationId}`);
     // Offline, the request would fail; the user marks it read again once back.
-    if (entry === undefined || seq === undefined || this.status !== 'online') return;
-    if (entry.unreadCount === 0 && entry.lastReadSeq >= latestTimelineSeq(entry)) return;
-    entry.lastReadSeq = Math.max(entry.lastReadSeq, seq);
+    if (entry === undefined || position === undefined || this.status !== 'online') return;
+    const latest = latestTimelineSeq(entry);
+    if (entry.unreadCount === 0 && entry.lastReadSeq >= latest) return;
+    // A message read over HTTP, such as the response to the user's own post, can be newer than the socket's last event.
+    const seq = Math.max(position, latest);
+    // The message list calls this after every render at the bottom, so a call that moves nothing must not bump the store.
+    if (entry.lastReadSeq >= seq) return;
+    entry.lastReadSeq = seq;
     if (this.state !== undefined) recount(this.state, conversationId);
     this.bump();
     await this.api.post(`/api/conversations/${conversationId}/read`, { seq });
@@ -781,9 +784,12 @@ export class ChatStore {
   async markThreadRead(rootId: string): Promise<void> {
     const thread = this.state?.threads[rootId];
     if (thread === undefined || thread.unread_count === 0) return;
-    const seq = this.#realtime?.positions.get(`c:${thread.conversation_id}`);
-    if (seq === undefined || this.status !== 'online') return;
-    thread.last_read_seq = Math.max(thread.last_read_seq, seq);
+    const position = this.#realtime?.positions.get(`c:${thread.conversation_id}`);
+    if (position === undefined || this.status !== 'online') return;
+    // Replies read over HTTP can be newer than the socket's last event.
+    const seq = Math.max(position, latestReplySeq(this.state?.conversations[thread.conversation_id], rootId));
+    if (thread.last_read_seq >= seq) return;
+    thread.last_read_seq = seq;
     if (this.state !== undefined) recount(this.state, thread.conversation_id);
     this.bump();
     await this.api.post(`/api/messages/${rootId}/thread/read`, { seq });
@@ -832,13 +838,21 @@ export class ChatStore {
     );
   }
 
+  /**
+   * Creates a team and resolves once its #general is in the state, or after
+   * waitForConversation's timeout, so the caller can open the team at its
+   * #general. The response may arrive before or after the socket's
+   * team.joined and conversation.joined events.
+   */
   async createTeam(name: string): Promise<{ id: string; general_conversation_id: string | null }> {
     const team = await this.api.post<{ id: string; name: string; role: string; general_conversation_id: string | null }>('/api/teams', { name });
-    // The team.joined event adds it too; adding it now lets the caller open it at once.
+    // The team.joined event adds it too.
     if (this.state !== undefined && this.state.teams[team.id] === undefined) {
       this.state.teams[team.id] = { id: team.id, name: team.name, role: team.role, members: {}, directory: {}, settings: {} };
       this.bump();
     }
+    // Only the conversation.joined event adds the channel, and a team opened without it lands on the channel browser.
+    if (team.general_conversation_id !== null) await this.waitForConversation(team.general_conversation_id);
     return team;
   }
 
@@ -907,6 +921,15 @@ function messageIdOf(frame: EventFrame): string | undefined {
     default:
       return undefined;
   }
+}
+
+/** Returns the seq of the newest reply held in a thread, or 0. */
+function latestReplySeq(entry: ConversationState | undefined, rootId: string): number {
+  let latest = 0;
+  for (const message of Object.values(entry?.messages ?? {})) {
+    if (message.thread_root_id === rootId && message.seq > latest) latest = message.seq;
+  }
+  return latest;
 }
 
 /** Returns the seq of the newest timeline message held. */
