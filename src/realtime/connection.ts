@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Auth } from '../accounts/actions.js';
 import { findConversation, isConversationMember, listConversationIdsOfUser } from '../conversations/queries.js';
@@ -18,6 +19,7 @@ import { isStorageUnavailable, storageUnavailableError } from '../storage/unavai
 import type { PresenceSession } from '../presence/session.js';
 import type { PresenceFrame } from '../presence/frames.js';
 import type { SignalListener } from './signals.js';
+import type { WriteBatch } from './write-batch.js';
 
 /** Close codes of the gateway; docs/realtime.md lists them. */
 export const CLOSE = {
@@ -67,6 +69,10 @@ export class Connection {
   readonly id: string;
   readonly auth: Auth;
   readonly #socket: WebSocket;
+  /** The TCP (or TLS) socket under `#socket`, which the write batch corks. */
+  readonly #transport: Duplex;
+  /** The node's batch that writes each socket's frames of one turn together. */
+  readonly #writes: WriteBatch;
   readonly #ctx: AppContext;
   /** Client address at the upgrade, for per-address rate limits. */
   readonly #address: string;
@@ -85,13 +91,17 @@ export class Connection {
   constructor(
     id: string,
     socket: WebSocket,
+    transport: Duplex,
     auth: Auth,
     address: string,
     ctx: AppContext,
-    sharedStrings: SharedStrings,
+    node: { sharedStrings: SharedStrings; writes: WriteBatch },
     onClose: (connection: Connection) => void,
   ) {
     this.id = id;
+    const { sharedStrings, writes } = node;
+    this.#transport = transport;
+    this.#writes = writes;
     this.#sharedStrings = sharedStrings;
     this.#address = address;
     this.auth = auth;
@@ -194,8 +204,10 @@ export class Connection {
       this.dropAsSlowConsumer('socket limit');
       return false;
     }
+    this.#writes.hold(this.#transport);
     // Buffers are sent as text frames: they hold JSON already encoded as UTF-8.
     this.#socket.send(payload, { binary: false });
+    this.#writes.limit(this.#transport);
     return true;
   }
 

@@ -9,6 +9,7 @@ import { newId } from '../platform/ids.js';
 import { isStorageUnavailable } from '../storage/unavailable.js';
 import { CLOSE, Connection } from './connection.js';
 import { SharedStrings } from './shared-strings.js';
+import { WriteBatch } from './write-batch.js';
 
 export const REALTIME_PATH = '/api/realtime';
 
@@ -26,6 +27,7 @@ export class Gateway {
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<Connection>();
   readonly #sharedStrings = new SharedStrings();
+  readonly #writes = new WriteBatch();
   readonly #connectionsPerUser = new Map<string, number>();
   readonly #heartbeat: NodeJS.Timeout;
   readonly #bufferCheck: NodeJS.Timeout;
@@ -114,7 +116,8 @@ export class Gateway {
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
       const userId = auth.user.id;
       this.#connectionsPerUser.set(userId, (this.#connectionsPerUser.get(userId) ?? 0) + 1);
-      const connection = new Connection(newId(), ws, auth, this.#clientAddress(request), this.#ctx, this.#sharedStrings, (closed) => {
+      const node = { sharedStrings: this.#sharedStrings, writes: this.#writes };
+      const connection = new Connection(newId(), ws, socket, auth, this.#clientAddress(request), this.#ctx, node, (closed) => {
         this.#connections.delete(closed);
         this.#ctx.metrics.openConnections.dec();
         const remaining = (this.#connectionsPerUser.get(userId) ?? 1) - 1;
