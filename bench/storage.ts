@@ -240,7 +240,8 @@ export async function runHistory(settings: RunSettings): Promise<void> {
         rawRuns.push(result);
         continue;
       }
-      const server = await startChatterBox({ dataDir: setup.dataDir });
+      // BENCH_CPU_PROFILE_DIR=<folder> writes a V8 CPU profile of each ChatterBox server run there.
+      const server = await startChatterBox({ dataDir: setup.dataDir, cpuProfileDir: process.env.BENCH_CPU_PROFILE_DIR });
       try {
         const meter = startForeignCpuMeter([server.pid]);
         await runClosedLoop(server.url, CONCURRENCY, settings.smoke ? 200 : 1000, read);

@@ -1,3 +1,4 @@
+import { prepareQuery } from '../storage/compiled-query.js';
 import type { Db, Tx } from '../storage/database.js';
 import type { SessionRow, UserRow } from '../storage/schema.js';
 
@@ -36,6 +37,14 @@ export function findSessionByTokenHash(db: Db, tokenHash: string): Promise<Sessi
 
 export function findSessionById(db: Db | Tx, id: string): Promise<SessionRow | undefined> {
   return db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+const sessionExpiryQuery = prepareQuery<{ id: string }>()((db, param) => db.selectFrom('sessions').select('expires_at').where('id', '=', param('id')));
+
+/** Returns when a session expires, in epoch milliseconds, or undefined when it does not exist (revoked). */
+export async function findSessionExpiry(db: Db | Tx, id: string): Promise<number | undefined> {
+  const row = (await sessionExpiryQuery.execute(db, { id })).rows[0];
+  return row === undefined ? undefined : Number(row.expires_at);
 }
 
 /** Ids of the teams a user belongs to; their streams carry profile changes to teammates. */

@@ -74,17 +74,6 @@ export function listPublicChannels(db: Db, teamId: string) {
 }
 
 /** Conversations of the given kinds in one team that the user belongs to. */
-/** Lists the id and team of every conversation the user belongs to in a team they belong to, in no order. */
-export function listConversationIdsOfUser(db: Db | Tx, userId: string) {
-  return db
-    .selectFrom('conversation_members as cm')
-    .innerJoin('conversations as c', 'c.id', 'cm.conversation_id')
-    .innerJoin('team_members as tm', (join) => join.onRef('tm.team_id', '=', 'c.team_id').on('tm.user_id', '=', userId))
-    .select(['c.id', 'c.team_id'])
-    .where('cm.user_id', '=', userId)
-    .execute();
-}
-
 export function listConversationsOfUserInTeam(db: Db | Tx, userId: string, teamId: string, kinds: readonly ConversationKind[]) {
   return db
     .selectFrom('conversation_members as cm')

@@ -1,3 +1,4 @@
+import { MAX_LIST_VALUES, PreparedListQuery } from '../storage/compiled-query.js';
 import type { Db, Tx } from '../storage/database.js';
 import type { FileRow, UploadRow } from '../storage/schema.js';
 
@@ -21,9 +22,48 @@ export async function insertFile(tx: Tx | Db, row: FileRow): Promise<void> {
   await tx.insertInto('files').values(row).execute();
 }
 
+/** The columns of FileRow, listed because PostgreSQL runs a prepared query as a named statement. */
+const FILE_COLUMNS = [
+  'id',
+  'team_id',
+  'conversation_id',
+  'message_id',
+  'uploader_id',
+  'name',
+  'mime_type',
+  'size',
+  'sha256',
+  'blob_key',
+  'wrapped_key',
+  'master_key_id',
+  'width',
+  'height',
+  'thumbnail_key',
+  'thumbnail_wrapped_key',
+  'thumbnail_master_key_id',
+  'thumbnail_size',
+  'created_at',
+  'deleted_at',
+] as const satisfies ReadonlyArray<keyof FileRow>;
+
+// Fails to compile when FileRow gains a column that FILE_COLUMNS lacks.
+const fileColumnsComplete: [Exclude<keyof FileRow, (typeof FILE_COLUMNS)[number]>] extends [never] ? true : never = true;
+void fileColumnsComplete;
+
+const filesOfMessagesQuery = new PreparedListQuery<string, FileRow>('', (db, messageIds) =>
+  db
+    .selectFrom('files')
+    .select(FILE_COLUMNS)
+    .where('message_id', 'in', messageIds)
+    .where('deleted_at', 'is', null)
+    .orderBy('created_at')
+    .orderBy('id'),
+);
+
 /** Files of the given messages, in upload order within each message. */
-export function listFilesOfMessages(db: Db | Tx, messageIds: readonly string[]): Promise<FileRow[]> {
-  if (messageIds.length === 0) return Promise.resolve([]);
+export async function listFilesOfMessages(db: Db | Tx, messageIds: readonly string[]): Promise<FileRow[]> {
+  if (messageIds.length === 0) return [];
+  if (messageIds.length <= MAX_LIST_VALUES) return (await filesOfMessagesQuery.execute(db, messageIds)).rows;
   return db
     .selectFrom('files')
     .selectAll()

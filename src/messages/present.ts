@@ -10,7 +10,12 @@ export async function presentMessages(db: Db, rows: readonly MessageRow[]): Prom
   const live = rows.filter((row) => row.deleted_at === null).map((row) => row.id);
   const reactions = groupReactions(await listReactionsOf(db, live));
   const files = await presentFilesOfMessages(db, live);
-  return rows.map((row) => ({ ...presentMessage(row), reactions: reactions.get(row.id) ?? [], files: files.get(row.id) ?? [] }));
+  return rows.map((row) => {
+    const message = presentMessage(row);
+    message.reactions = reactions.get(row.id) ?? [];
+    message.files = files.get(row.id) ?? [];
+    return message;
+  });
 }
 
 export async function presentOneMessage(db: Db, row: MessageRow): Promise<Message> {

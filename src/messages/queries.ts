@@ -1,3 +1,4 @@
+import { prepareQuery } from '../storage/compiled-query.js';
 import type { Db, Tx } from '../storage/database.js';
 import type { MessageRow } from '../storage/schema.js';
 
@@ -17,26 +18,62 @@ export function findMessageByClientId(db: Db | Tx, authorId: string, clientMsgId
     .executeTakeFirst();
 }
 
+/** The columns of MessageRow, listed because PostgreSQL runs a prepared query as a named statement. */
+const MESSAGE_COLUMNS = [
+  'id',
+  'conversation_id',
+  'seq',
+  'author_id',
+  'text',
+  'root_id',
+  'also_in_channel',
+  'reply_count',
+  'reply_users',
+  'last_reply_at',
+  'edited_at',
+  'deleted_at',
+  'created_at',
+  'client_msg_id',
+  'entities',
+  'subtype',
+  'slack_ts',
+  'bot_profile',
+] as const satisfies ReadonlyArray<keyof MessageRow>;
+
+// Fails to compile when MessageRow gains a column that MESSAGE_COLUMNS lacks.
+const messageColumnsComplete: [Exclude<keyof MessageRow, (typeof MESSAGE_COLUMNS)[number]>] extends [never] ? true : never = true;
+void messageColumnsComplete;
+
 /**
  * Selects the messages a channel's history shows: top-level messages, replies also
  * sent to the channel, and deleted thread roots that still have replies
  * (shown as placeholders).
  */
-function channelTimeline(db: Db, conversationId: string) {
+function channelTimeline(db: Db | Tx, conversationId: string) {
   return db
     .selectFrom('messages')
-    .selectAll()
+    .select(MESSAGE_COLUMNS)
     .where('conversation_id', '=', conversationId)
     .where((eb) => eb.or([eb('root_id', 'is', null), eb('also_in_channel', '=', 1)]))
     .where((eb) => eb.or([eb('deleted_at', 'is', null), eb('reply_count', '>', 0)]));
 }
 
-/** Up to `limit` messages before a seq, returned oldest first. */
+/** Reads the latest page of a channel's history, newest first. Every history read without a cursor runs it. */
+const latestMessagesQuery = prepareQuery<{ conversationId: string; limit: number }>()((db, param) =>
+  channelTimeline(db, param('conversationId')).orderBy('seq', 'desc').limit(param('limit')),
+);
+
+const messagesBeforeQuery = prepareQuery<{ conversationId: string; beforeSeq: number; limit: number }>()((db, param) =>
+  channelTimeline(db, param('conversationId')).where('seq', '<', param('beforeSeq')).orderBy('seq', 'desc').limit(param('limit')),
+);
+
+/** Up to `limit` messages before a seq, or the latest ones when `beforeSeq` is null, returned oldest first. */
 export async function listMessagesBefore(db: Db, conversationId: string, beforeSeq: number | null, limit: number): Promise<MessageRow[]> {
-  let query = channelTimeline(db, conversationId);
-  if (beforeSeq !== null) query = query.where('seq', '<', beforeSeq);
-  const rows = await query.orderBy('seq', 'desc').limit(limit).execute();
-  return rows.reverse();
+  const result =
+    beforeSeq === null
+      ? await latestMessagesQuery.execute(db, { conversationId, limit })
+      : await messagesBeforeQuery.execute(db, { conversationId, beforeSeq, limit });
+  return result.rows.reverse();
 }
 
 /** Up to `limit` messages after a seq, oldest first. */

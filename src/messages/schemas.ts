@@ -91,7 +91,9 @@ export const MessagePage = Type.Object({
 
 export function presentMessage(row: MessageRow): Message {
   const deleted = row.deleted_at !== null;
-  return {
+  // Optional fields are set after the literal, not spread into it: spreads made V8 copy every
+  // message object once more, which showed in the history read's profile.
+  const message: Message = {
     id: row.id,
     conversation_id: row.conversation_id,
     seq: Number(row.seq),
@@ -107,7 +109,8 @@ export function presentMessage(row: MessageRow): Message {
     deleted,
     client_msg_id: row.client_msg_id,
     entities: entitiesOf(row),
-    ...(row.subtype != null && { subtype: row.subtype }),
-    ...(row.bot_profile != null && { bot_profile: JSON.parse(row.bot_profile) as Record<string, string> }),
   };
+  if (row.subtype != null) message.subtype = row.subtype;
+  if (row.bot_profile != null) message.bot_profile = JSON.parse(row.bot_profile) as Record<string, string>;
+  return message;
 }

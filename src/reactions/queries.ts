@@ -1,3 +1,4 @@
+import { MAX_LIST_VALUES, PreparedListQuery } from '../storage/compiled-query.js';
 import type { Db, Tx } from '../storage/database.js';
 import type { ReactionRow } from '../storage/schema.js';
 
@@ -26,13 +27,21 @@ export async function deleteReactionsOf(tx: Tx, messageId: string): Promise<void
   await tx.deleteFrom('reactions').where('message_id', '=', messageId).execute();
 }
 
-/** Reactions of many messages, in the order they were added. */
+/** Reads the reactions of up to 512 messages. Its columns are listed because PostgreSQL runs it as a named prepared statement. */
+const reactionsOfQuery = new PreparedListQuery<string, ReactionRow>('', (db, messageIds) =>
+  db
+    .selectFrom('reactions')
+    .select(['message_id', 'emoji', 'user_id', 'conversation_id', 'seq', 'created_at'])
+    .where('message_id', 'in', messageIds)
+    .orderBy('seq'),
+);
+
+/** Lists the reactions of many messages in the order they were added. Past 512 messages, that order holds within each group of 512. */
 export async function listReactionsOf(db: Db | Tx, messageIds: readonly string[]): Promise<ReactionRow[]> {
+  if (messageIds.length === 0) return [];
   const rows: ReactionRow[] = [];
-  // SQLite allows at most 32766 bound parameters; pages of history hold at most a few hundred ids.
-  for (let start = 0; start < messageIds.length; start += 500) {
-    const chunk = messageIds.slice(start, start + 500);
-    rows.push(...(await db.selectFrom('reactions').selectAll().where('message_id', 'in', chunk).orderBy('seq').execute()));
+  for (let start = 0; start < messageIds.length; start += MAX_LIST_VALUES) {
+    rows.push(...(await reactionsOfQuery.execute(db, messageIds.slice(start, start + MAX_LIST_VALUES))).rows);
   }
   return rows;
 }

@@ -1,20 +1,22 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Auth } from '../accounts/actions.js';
-import { findConversation, isConversationMember, listConversationIdsOfUser } from '../conversations/queries.js';
+import { findConversation, isConversationMember } from '../conversations/queries.js';
 import { findTeamMember } from '../teams/queries.js';
 import type { AppContext } from '../platform/context.js';
 import type { Logger } from '../platform/logger.js';
 import { getStreamPositions, listEventsAfter, listEventsAfterEach } from '../storage/streams.js';
-import { findSessionById, listTeamIdsOfUser } from '../accounts/queries.js';
+import { findSessionExpiry } from '../accounts/queries.js';
 import type { EventListener } from './event-bus.js';
 import { conversationStream, encodeEventFrame, teamStream, userStream, type StreamEvent, type StreamId } from './events.js';
+import { listStartStreams } from './queries.js';
 import { parseClientFrame, type HelloFrame, type PostFrame } from './frames.js';
 import type { SharedStrings } from './shared-strings.js';
 import { postMessage } from '../messages/actions.js';
 import { presentMessage } from '../messages/schemas.js';
 import { redactDeletedMessages } from '../messages/replay.js';
 import { AppError } from '../platform/errors.js';
+import { RepeatThrottle } from '../platform/redis.js';
 import { isStorageUnavailable, storageUnavailableError } from '../storage/unavailable.js';
 import type { PresenceSession } from '../presence/session.js';
 import type { PresenceFrame } from '../presence/frames.js';
@@ -45,6 +47,14 @@ const NEXT_PAGE_SIZE = 100;
 const MAX_PENDING_EVENTS = FILL_PAGE_SIZE;
 /** Interval at which a paused catch-up checks whether the client has read its queued frames. */
 const DRAIN_CHECK_MS = 10;
+/**
+ * Maximum wait for the bus to confirm a starting socket's subscriptions. Past
+ * it the socket starts anyway, well within the 15 s that our client waits for
+ * the ready frame, and reads storage again once the bus confirms them.
+ */
+const SUBSCRIPTION_WAIT_MS = 5000;
+/** Limits the log lines about late subscriptions, which every socket of a node writes while its bus stalls. */
+const lateSubscriptionLog = new RepeatThrottle();
 
 interface StreamState {
   /** Highest seq sent to this socket; every lower one was sent exactly once. */
@@ -150,13 +160,15 @@ export class Connection {
   }
 
   /**
-   * Reads every stream's stored events after its position again, for when
-   * the bus may have lost live events (the Redis bus after a reconnect).
-   * Events already sent are not sent again.
+   * Reads the stored events of `streams` (default: every stream) after their
+   * positions again, for when the bus may have lost live events (the Redis bus
+   * after a reconnect). Events already sent are not sent again.
    */
-  resyncFromStorage(): void {
+  resyncFromStorage(streams: Iterable<StreamId> = this.#streams.keys()): void {
     if (this.#state !== 'ready') return;
-    for (const [stream, state] of this.#streams) {
+    for (const stream of streams) {
+      const state = this.#streams.get(stream);
+      if (state === undefined) continue;
       if (state.filling) {
         state.refill = true;
         continue;
@@ -288,48 +300,51 @@ export class Connection {
 
   /**
    * Subscribes every stream the user may read, then reports each stream's head.
-   * Subscribing comes first and buffers live events, so nothing committed
-   * between reading the heads and subscribing is missed.
+   *
+   * Invariant: a stream's head is read only after the bus has confirmed its
+   * subscription. An event above that head was committed after the read, so it
+   * was published after the subscription went live, and #onLive buffers it
+   * until the stream's fill sends it. The fill drops buffered events at or
+   * below the position it reached, so each event is sent once, in seq order.
+   * A stream that starts at its head therefore needs no storage read here.
    */
   async #start(hello: HelloFrame): Promise<void> {
     const userId = this.auth.user.id;
     const db = this.#ctx.storage.db;
 
-    // The user's own stream is read first. A membership change committed after
-    // this point arrives on it (team.left, conversation.joined...) and is applied
-    // as usual, even if the membership lists below were read before that commit.
+    // The user's own stream is live before the memberships are read. A
+    // membership change committed after that read arrives on it above its head
+    // (team.left, conversation.joined...) and is applied when it is delivered.
     const ownStream = userStream(userId);
     this.#subscribe(ownStream);
-    const ownPosition = (await getStreamPositions(db, [ownStream])).get(ownStream);
+    await this.#whenLive([ownStream]);
+    if (this.#isClosed()) return;
+    const listed = await listStartStreams(db, userId, ownStream);
 
     // A session revoked before the own stream's head was read has its
     // session.revoked event at or below that head, so it would never be delivered.
-    const session = await findSessionById(db, this.auth.session.id);
+    const expiresAt = await findSessionExpiry(db, this.auth.session.id);
     if (this.#isClosed()) return;
-    if (session === undefined || Number(session.expires_at) <= this.#ctx.now()) {
+    if (expiresAt === undefined || expiresAt <= this.#ctx.now()) {
       this.close(CLOSE.sessionRevoked, 'session revoked');
       return;
     }
 
-    const teamIds = await listTeamIdsOfUser(db, userId);
-    const conversations = await listConversationIdsOfUser(db, userId);
-    if (this.#isClosed()) return;
-
-    const streams: StreamId[] = teamIds.map(teamStream);
-    for (const stream of streams) this.#subscribe(stream);
-    for (const conversation of conversations) {
-      const stream = conversationStream(conversation.id);
-      this.#subscribe(stream, conversation.team_id);
-      streams.push(stream);
+    const others: StreamId[] = [];
+    for (const { stream, teamId } of listed.streams) {
+      this.#subscribe(stream, teamId);
+      others.push(stream);
     }
-
-    const positions = await getStreamPositions(db, streams);
+    await this.#whenLive(others);
     if (this.#isClosed()) return;
-    if (ownPosition !== undefined) positions.set(ownStream, ownPosition);
-    streams.unshift(ownStream);
+    const positions = await getStreamPositions(db, others);
+    if (this.#isClosed()) return;
+    if (listed.ownPosition !== undefined) positions.set(ownStream, listed.ownPosition);
+    const streams = [ownStream, ...others];
 
     const heads: Record<StreamId, number> = {};
-    const toFill: StreamId[] = [];
+    const toRead: StreamId[] = [];
+    const atHead: StreamId[] = [];
     const resync: StreamId[] = [];
     for (const stream of streams) {
       const head = positions.get(stream)?.lastSeq ?? 0;
@@ -348,7 +363,8 @@ export class Connection {
       } else {
         state.delivered = known;
       }
-      toFill.push(stream);
+      if (state.delivered < head) toRead.push(stream);
+      else atHead.push(stream);
     }
 
     const unavailable = Object.keys(hello.positions).filter((stream) => !this.#streams.has(stream));
@@ -365,8 +381,31 @@ export class Connection {
     );
     for (const stream of resync) this.#send(JSON.stringify({ type: 'resync', stream, seq: heads[stream] }));
     this.#openPresence();
-    this.#log.info({ streams: streams.length, replaying: toFill.length, resync: resync.length }, 'socket ready');
-    await this.#fillAll(toFill);
+    this.#log.info({ streams: streams.length, replaying: toRead.length, resync: resync.length }, 'socket ready');
+    await Promise.all([this.#fillAll(toRead), ...atHead.map((stream) => this.#fill(stream, []))]);
+  }
+
+  /**
+   * Waits until the bus has confirmed the subscriptions of `streams`, for at
+   * most SUBSCRIPTION_WAIT_MS. Past that the start goes on, and the streams
+   * read storage again once the bus confirms them, so an event published
+   * before the confirmation still reaches the socket.
+   */
+  async #whenLive(streams: readonly StreamId[]): Promise<void> {
+    const confirmed = this.#ctx.bus.whenSubscribed(streams);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<true>((resolve) => {
+      timer = setTimeout(() => resolve(true), SUBSCRIPTION_WAIT_MS);
+    });
+    const late = await Promise.race([confirmed.then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (!late) return;
+
+    const notLogged = lateSubscriptionLog.take();
+    if (notLogged !== undefined) {
+      this.#log.warn({ streams: streams.length, waitedMs: SUBSCRIPTION_WAIT_MS, notLogged }, 'bus has not confirmed the subscriptions in time; starting without them');
+    }
+    void confirmed.then(() => this.resyncFromStorage(streams));
   }
 
   /**
@@ -387,6 +426,7 @@ export class Connection {
 
   /** Sends the stored events after each stream's position, reading the first pages of all of them at once. */
   async #fillAll(toFill: readonly StreamId[]): Promise<void> {
+    if (toFill.length === 0) return;
     const states = new Map(toFill.map((stream) => [stream, this.#streams.get(stream)]));
     const firstPages = await this.#readFirstPages(toFill);
     // A stream left or joined again during the read is filled by the code that joined it.
@@ -619,14 +659,15 @@ export class Connection {
   /**
    * Subscribes to a newly visible stream from a known position. The join
    * event may be a replayed one whose access has ended since, so access is
-   * checked now; live events buffer meanwhile.
+   * checked now; live events buffer meanwhile. The fill reads storage once the
+   * bus has confirmed the subscription, so no event passes between the two.
    */
   #follow(stream: StreamId, afterSeq: number, teamId?: string): void {
     if (this.#streams.has(stream)) return;
     const state = this.#subscribe(stream, teamId, false);
     state.delivered = afterSeq;
-    this.#mayRead(stream)
-      .then(async (allowed) => {
+    Promise.all([this.#mayRead(stream), this.#ctx.bus.whenSubscribed([stream])])
+      .then(async ([allowed]) => {
         if (this.#streams.get(stream) !== state) return;
         if (!allowed) {
           this.#unsubscribe(stream);

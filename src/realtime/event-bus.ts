@@ -12,6 +12,14 @@ export type EventListener = (event: StreamEvent, frame: Buffer) => void;
 export interface EventBus {
   publish(events: readonly StreamEvent[]): void;
   subscribe(stream: StreamId, listener: EventListener): void;
+  /**
+   * Resolves once every event published to these subscribed streams from now
+   * on reaches this node's listeners. A socket reads a stream's head only
+   * after that, so no event above the head can pass before its subscription.
+   * It also resolves when the bus loses its connection, and then the
+   * onEventsMissed callbacks follow once the bus has subscribed again.
+   */
+  whenSubscribed(streams: readonly StreamId[]): Promise<void>;
   unsubscribe(stream: StreamId, listener: EventListener): void;
   /** True while the bus can carry events between nodes. */
   isConnected(): boolean;
@@ -28,6 +36,8 @@ export interface EventBus {
   onEventsMissed(callback: () => void): void;
   close(): Promise<void>;
 }
+
+const SUBSCRIBED = Promise.resolve();
 
 /** Delivers events to listeners of this process, synchronously and in publish order. */
 export class MemoryEventBus implements EventBus {
@@ -50,6 +60,11 @@ export class MemoryEventBus implements EventBus {
       this.#listeners.set(stream, listeners);
     }
     listeners.add(listener);
+  }
+
+  /** Resolves at once: a listener receives every event published after subscribe() returned. */
+  whenSubscribed(): Promise<void> {
+    return SUBSCRIBED;
   }
 
   unsubscribe(stream: StreamId, listener: EventListener): void {

@@ -15,6 +15,9 @@ const NODE_ID_LENGTH = 16;
  */
 const MAX_UNSENT_STREAMS = 10_000;
 
+/** Resolved promise that whenSubscribed returns when no SSUBSCRIBE of the streams waits for its reply. */
+const SUBSCRIBED = Promise.resolve();
+
 export interface RedisEventBusOptions {
   /** redis:// or rediss:// URL. */
   url: string;
@@ -39,6 +42,10 @@ export interface RedisEventBusOptions {
  * of seq order, and then the socket reads the missing ones from storage, as
  * it does for any gap.
  *
+ * Redis delivers a channel's messages only once it has run the SSUBSCRIBE,
+ * one round trip after subscribe() returns. whenSubscribed waits for that
+ * reply, so a socket reads its streams' heads after the subscriptions are live.
+ *
  * Messages published while this node was disconnected are lost to it, so
  * after every (re)connect it subscribes again and then calls the
  * onEventsMissed callbacks, which make sockets catch up from storage. Events
@@ -59,6 +66,8 @@ export class RedisEventBus implements EventBus {
   readonly #channelPrefix: string;
   readonly #channelPrefixBytes: number;
   readonly #listeners = new Map<StreamId, Set<EventListener>>();
+  /** SSUBSCRIBE commands whose reply has not arrived yet, by stream. */
+  readonly #unconfirmed = new Map<StreamId, PendingSubscription>();
   /** Newest event per stream that could not be published, with its seq, in insertion order. */
   readonly #unsent = new Map<StreamId, { seq: number; message: Buffer }>();
   readonly #missedCallbacks: Array<() => void> = [];
@@ -78,6 +87,9 @@ export class RedisEventBus implements EventBus {
     if (options.metrics !== undefined) countRedisEvents(options.metrics, this.client, this.#subscriber);
 
     this.#subscriber.on('smessageBuffer', (channel: Buffer, message: Buffer) => this.#onMessage(channel, message));
+    // A lost connection fails or holds its unanswered commands, so their waiters are released here.
+    // The next connect subscribes again and then runs the onEventsMissed callbacks.
+    this.#subscriber.on('close', () => this.#releaseUnconfirmed());
     this.#subscriber.on('ready', () => {
       this.#noteConnected();
       void this.#resubscribe();
@@ -121,6 +133,15 @@ export class RedisEventBus implements EventBus {
     listeners.add(listener);
   }
 
+  whenSubscribed(streams: readonly StreamId[]): Promise<void> {
+    let waits: Array<Promise<void>> | undefined;
+    for (const stream of streams) {
+      const pending = this.#unconfirmed.get(stream);
+      if (pending !== undefined) (waits ??= []).push(pending.confirmed);
+    }
+    return waits === undefined ? SUBSCRIBED : Promise.all(waits).then(() => undefined);
+  }
+
   unsubscribe(stream: StreamId, listener: EventListener): void {
     const listeners = this.#listeners.get(stream);
     if (listeners === undefined) return;
@@ -151,6 +172,7 @@ export class RedisEventBus implements EventBus {
   async close(): Promise<void> {
     this.#closed = true;
     this.#listeners.clear();
+    this.#releaseUnconfirmed();
     this.#missedCallbacks.length = 0;
     if (this.#unsent.size > 0) this.#log.warn({ streams: this.#unsent.size }, 'closing with events not yet published to redis');
     await Promise.all([closeRedisClient(this.#subscriber), closeRedisClient(this.client)]);
@@ -164,7 +186,8 @@ export class RedisEventBus implements EventBus {
    */
   #command(name: 'ssubscribe' | 'sunsubscribe', stream: StreamId): void {
     if (this.#subscriber.status !== 'ready') return;
-    this.#subscriber[name](this.channelOf(stream)).catch((error: unknown) => {
+    const reply = name === 'ssubscribe' ? this.#ssubscribe(stream) : this.#subscriber.sunsubscribe(this.channelOf(stream));
+    reply.catch((error: unknown) => {
       // The connection dropped with the command in flight; the next connect subscribes from the listener map.
       this.#log.debug({ err: error, stream, command: name }, 'subscription change failed');
     });
@@ -180,7 +203,7 @@ export class RedisEventBus implements EventBus {
     const streams = [...this.#listeners.keys()];
     try {
       // One command per channel: in Redis Cluster, SSUBSCRIBE takes only channels of one hash slot.
-      await Promise.all(streams.map((stream) => this.#subscriber.ssubscribe(this.channelOf(stream))));
+      await Promise.all(streams.map((stream) => this.#ssubscribe(stream)));
     } catch (error) {
       // The connection dropped again; its next 'ready' runs this again.
       this.#log.warn({ err: error, streams: streams.length }, 'subscribing after connect failed');
@@ -189,6 +212,29 @@ export class RedisEventBus implements EventBus {
     if (this.#closed) return;
     this.#log.info({ streams: streams.length, durationMs: Date.now() - started }, 'subscribed to streams after connecting');
     for (const callback of this.#missedCallbacks) callback();
+  }
+
+  /** Sends SSUBSCRIBE for a stream and lets whenSubscribed wait for its reply. */
+  #ssubscribe(stream: StreamId): Promise<unknown> {
+    let settle: () => void = () => {};
+    const confirmed = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    const pending: PendingSubscription = { confirmed, settle };
+    this.#unconfirmed.set(stream, pending);
+    const reply = this.#subscriber.ssubscribe(this.channelOf(stream));
+    const done = () => {
+      pending.settle();
+      // A later SSUBSCRIBE of the same stream may have replaced this one.
+      if (this.#unconfirmed.get(stream) === pending) this.#unconfirmed.delete(stream);
+    };
+    reply.then(done, done);
+    return reply;
+  }
+
+  #releaseUnconfirmed(): void {
+    for (const pending of this.#unconfirmed.values()) pending.settle();
+    this.#unconfirmed.clear();
   }
 
   #send(stream: StreamId, seq: number, message: Buffer): void {
@@ -252,6 +298,12 @@ export class RedisEventBus implements EventBus {
     }
     for (const listener of listeners) listener(event, frame);
   }
+}
+
+/** An SSUBSCRIBE waiting for its reply, and the function that resolves its waiters. */
+interface PendingSubscription {
+  confirmed: Promise<void>;
+  settle: () => void;
 }
 
 /** Counts errors and reconnect attempts of the bus's two Redis connections. */

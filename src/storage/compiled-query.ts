@@ -101,3 +101,44 @@ export class PreparedQuery<P extends Record<string, unknown>, R> {
 export function prepareQuery<P extends Record<string, unknown>>() {
   return <R>(build: (db: Db | Tx, param: Param<P>) => Compilable<R>) => new PreparedQuery<P, R>(build);
 }
+
+/** Most values of a PreparedListQuery: far below SQLite's limit of 32,766 bound parameters. */
+export const MAX_LIST_VALUES = 512;
+
+/** Values of a PreparedListQuery, as an array: the statement reads value i from key `${i}`. */
+type ListValues = Record<`${number}`, unknown>;
+
+/**
+ * A query over a list of values (an `IN` list) that Kysely builds and compiles
+ * once per list size, rounded up to a power of two, so a statement exists for
+ * at most ten sizes up to 512 per engine. The unused places of a list are
+ * filled with `padding`, which must match no row.
+ */
+export class PreparedListQuery<V, R> {
+  readonly #build: (db: Db | Tx, values: V[]) => Compilable<R>;
+  readonly #padding: V;
+  readonly #bySize = new Map<number, PreparedQuery<ListValues, R>>();
+
+  constructor(padding: V, build: (db: Db | Tx, values: V[]) => Compilable<R>) {
+    this.#padding = padding;
+    this.#build = build;
+  }
+
+  /** Runs the query on `db` with `values`, at most 512 of them. */
+  execute(db: Db | Tx, values: readonly V[]): Promise<QueryResult<R>> {
+    if (values.length > MAX_LIST_VALUES) throw new RangeError(`A prepared list query takes at most ${MAX_LIST_VALUES} values, got ${values.length}`);
+    const size = values.length <= 1 ? 1 : 2 ** Math.ceil(Math.log2(values.length));
+    const padded: unknown[] = [...values];
+    while (padded.length < size) padded.push(this.#padding);
+    return this.#query(size).execute(db, padded);
+  }
+
+  #query(size: number): PreparedQuery<ListValues, R> {
+    let query = this.#bySize.get(size);
+    if (query === undefined) {
+      query = new PreparedQuery<ListValues, R>((db, param) => this.#build(db, Array.from({ length: size }, (_unused, index) => param(`${index}`) as V)));
+      this.#bySize.set(size, query);
+    }
+    return query;
+  }
+}

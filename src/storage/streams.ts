@@ -1,9 +1,9 @@
 import { sql, type CompiledQuery } from 'kysely';
 import type { Db, Tx } from './database.js';
-import { prepareQuery } from './compiled-query.js';
+import { MAX_LIST_VALUES, PreparedListQuery, prepareQuery, type PreparedQuery } from './compiled-query.js';
 import type { StorageDialect } from './dialects/dialect.js';
 import type { EventType, StreamEvent, StreamId } from '../realtime/events.js';
-import type { EventRow } from './schema.js';
+import type { EventRow, StreamRow } from './schema.js';
 
 /**
  * Collects the events of one transaction. Each append takes the stream's next
@@ -156,11 +156,44 @@ export async function listEventsAfter(db: Db, stream: StreamId, afterSeq: number
 }
 
 /** Streams per query of `listEventsAfterEach`: two bound parameters each, far below SQLite's 32,766. */
-const STREAMS_PER_QUERY = 500;
+const STREAMS_PER_QUERY = 512;
+
+/** Stream id and position of each slot in turn, as an array: slot i's values sit at 2i and 2i + 1. */
+type PagesParameters = Record<`${number}`, string | number>;
+
+/** The statements of `listEventsAfterEach`, by slot count and page size. */
+const pagesQueries = new Map<string, PreparedQuery<PagesParameters, EventRow>>();
+
+/**
+ * Returns the statement that reads `slots` streams' pages, built once per shape. Built on every
+ * socket start, Kysely's building and compiling of a typical user's 22 subqueries took about 3% of
+ * the server's busy time in a CPU profile of the connect storm. The slot counts are powers of two,
+ * so at most ten shapes exist per page size, because PostgreSQL keeps each as a named statement on
+ * every connection that ran it.
+ */
+function pagesQuery(slots: number, limitPerStream: number): PreparedQuery<PagesParameters, EventRow> {
+  const key = `${slots}:${limitPerStream}`;
+  let query = pagesQueries.get(key);
+  if (query !== undefined) return query;
+
+  query = prepareQuery<PagesParameters>()((db, param) => {
+    // SQLite accepts ORDER BY and LIMIT in a UNION ALL member only inside a subquery. With a bound
+    // LIMIT it ran the 22 subqueries of a typical user ten times slower than with a literal one.
+    const pages = Array.from(
+      { length: slots },
+      (_unused, index) => sql`SELECT * FROM (SELECT stream_id, seq, type, payload, created_at FROM events
+        WHERE stream_id = ${param(`${2 * index}`)} AND seq > ${param(`${2 * index + 1}`)} ORDER BY seq LIMIT ${sql.lit(limitPerStream)}) AS page`,
+    );
+    const text = sql<EventRow>`${sql.join(pages, sql` UNION ALL `)}`;
+    return { compile: () => text.compile(db) };
+  });
+  pagesQueries.set(key, query);
+  return query;
+}
 
 /**
  * Reads the first `limitPerStream` stored events after a position in each of several streams,
- * oldest first, with one query per 500 streams instead of one per stream. Each stream's page is
+ * oldest first, with one query per 512 streams instead of one per stream. Each stream's page is
  * its own index range scan joined by UNION ALL, which SQLite and PostgreSQL run without merging
  * row sets as they do for an OR of the same conditions.
  */
@@ -174,13 +207,13 @@ export async function listEventsAfterEach(
   const events = new Map<StreamId, StreamEvent[]>(entries.map(([stream]) => [stream, []]));
 
   for (let start = 0; start < entries.length; start += STREAMS_PER_QUERY) {
-    // SQLite accepts ORDER BY and LIMIT in a UNION ALL member only inside a subquery. With a bound
-    // LIMIT it ran the 22 subqueries of a typical user ten times slower than with a literal one.
-    const pages = entries.slice(start, start + STREAMS_PER_QUERY).map(
-      ([stream, afterSeq]) => sql`SELECT * FROM (SELECT stream_id, seq, type, payload, created_at FROM events
-        WHERE stream_id = ${stream} AND seq > ${afterSeq} ORDER BY seq LIMIT ${sql.lit(limitPerStream)}) AS page`,
-    );
-    const result = await sql<EventRow>`${sql.join(pages, sql` UNION ALL `)}`.execute(db);
+    const chunk = entries.slice(start, start + STREAMS_PER_QUERY);
+    const slots = 2 ** Math.ceil(Math.log2(chunk.length));
+    const parameters: Array<string | number> = [];
+    for (const [stream, afterSeq] of chunk) parameters.push(stream, afterSeq);
+    // A slot left over reads the empty stream id, which no stream has.
+    for (let index = chunk.length; index < slots; index += 1) parameters.push('', 0);
+    const result = await pagesQuery(slots, limitPerStream).execute(db, parameters);
     for (const row of result.rows) events.get(row.stream_id)!.push(toStreamEvent(row));
   }
   // UNION ALL keeps no order between its members' rows, so each page is sorted here.
@@ -198,16 +231,22 @@ function toStreamEvent(row: EventRow): StreamEvent {
   };
 }
 
-/** Returns the head and the oldest retained position of each stream; missing streams are absent. */
+/** Reads the `streams` rows of a list of stream ids. The padding id '' matches no stream. */
+const streamPositionsQuery = new PreparedListQuery<string, StreamRow>('', (db, streams) =>
+  db.selectFrom('streams').select(['id', 'last_seq', 'min_seq']).where('id', 'in', streams),
+);
+
+/**
+ * Returns the head and the oldest retained position of each stream that has a `streams` row. Every
+ * socket start runs it, so it is a prepared statement per power-of-two list size.
+ */
 export async function getStreamPositions(
-  db: Db,
+  db: Db | Tx,
   streams: readonly StreamId[],
 ): Promise<Map<StreamId, { lastSeq: number; minSeq: number }>> {
   const positions = new Map<StreamId, { lastSeq: number; minSeq: number }>();
-  // SQLite allows at most 32766 bound parameters; chunks keep large users safe.
-  for (let start = 0; start < streams.length; start += 500) {
-    const chunk = streams.slice(start, start + 500);
-    const rows = await db.selectFrom('streams').selectAll().where('id', 'in', chunk).execute();
+  for (let start = 0; start < streams.length; start += MAX_LIST_VALUES) {
+    const { rows } = await streamPositionsQuery.execute(db, streams.slice(start, start + MAX_LIST_VALUES));
     for (const row of rows) positions.set(row.id, { lastSeq: Number(row.last_seq), minSeq: Number(row.min_seq) });
   }
   return positions;

@@ -199,6 +199,26 @@ describe('frames', () => {
     expect(ready.unavailable).toEqual([]);
   });
 
+  test('ready leaves out a left team', async () => {
+    const owner = await buildUser(server.url, 'owner');
+    const alice = await buildUser(server.url, 'alice');
+    const stayed = await buildTeam(owner, [alice]);
+    const left = await buildTeam(owner, [alice]);
+    const channel = await buildChannel(owner, left.id, { private: true, members: [alice] });
+    const direct = await owner.api.post<{ id: string }>(`/api/teams/${left.id}/dms`, { user_ids: [alice.id] });
+    await postText(owner, stayed.generalId, 'before the removal');
+    await owner.api.delete(`/api/teams/${left.id}/members/${alice.id}`);
+
+    const socket = await openReady(server.wsUrl, alice.token);
+    const ready = socket.frames.find((frame) => frame.type === 'ready') as Frame;
+    socket.ws.close();
+
+    const streams = ready.streams as Record<string, number>;
+    expect(Object.keys(streams).sort()).toEqual([`c:${stayed.generalId}`, `t:${stayed.id}`, `u:${alice.id}`].sort());
+    expect(streams[`c:${stayed.generalId}`]).toBe(await lastSeqOf(owner, stayed.generalId));
+    for (const stream of [`t:${left.id}`, `c:${left.generalId}`, `c:${channel.id}`, `c:${direct.id}`]) expect(streams, stream).not.toHaveProperty([stream]);
+  });
+
   test('hello timeout closes 4002', async () => {
     const opened = Date.now();
     const socket = await openSocket(server.wsUrl, { headers: { authorization: `Bearer ${alice.token}` } });

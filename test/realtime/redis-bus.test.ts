@@ -10,11 +10,12 @@ import type { EventFrame } from '../../src/client/realtime.js';
 import { buildChatterBox, type ChatterBox } from '../../src/http/app.js';
 import { buildConfig, loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
-import type { RedisEventBus } from '../../src/realtime/redis-bus.js';
+import { RedisEventBus } from '../../src/realtime/redis-bus.js';
 import { buildTeam, buildUser, type TestUser } from '../helpers/factories.js';
 import { listen, settle, waitUntil, type Listener } from '../helpers/realtime.js';
 import { isRedisReachable, openRedis, TEST_REDIS_URL } from '../helpers/redis.js';
 import { startServer, TEST_DATABASE_URL, type TestServer } from '../helpers/server.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const REDIS_URL = TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const redisReachable = await isRedisReachable(REDIS_URL);
@@ -437,5 +438,71 @@ describe('Redis configuration', () => {
 
     expect(message).toContain('REDIS_URL must be a redis:// or rediss:// URL');
     expect(message).toContain('CHATTERBOX_REDIS_KEY_PREFIX must be');
+  });
+});
+
+describe.skipIf(!redisReachable)('Redis bus subscription confirmation', () => {
+  const prefix = `cbtest:${randomBytes(6).toString('hex')}:`;
+  const logger = createLogger(process.env.LOG_LEVEL ?? 'silent');
+  let proxy: TcpProxy;
+  let slow: RedisEventBus;
+  let direct: RedisEventBus;
+  beforeAll(async () => {
+    const redis = new URL(REDIS_URL);
+    proxy = await startTcpProxy(redis.hostname, Number(redis.port || 6379));
+    // `slow` reaches Redis through the proxy, `direct` publishes without it.
+    slow = new RedisEventBus({ url: proxy.url(REDIS_URL), keyPrefix: prefix, logger });
+    direct = new RedisEventBus({ url: REDIS_URL, keyPrefix: prefix, logger });
+    await waitUntil(() => slow.isConnected() && direct.isConnected(), 5000, 'both buses to connect');
+  });
+  afterAll(async () => {
+    proxy.restore();
+    proxy.setLatency(0);
+    await Promise.all([slow.close(), direct.close()]);
+    await proxy.close();
+  });
+
+  test('whenSubscribed waits for the SSUBSCRIBE reply', async () => {
+    const stream = `c:confirm-${randomBytes(4).toString('hex')}`;
+    const received: number[] = [];
+    proxy.setLatency(100);
+    try {
+      const started = Date.now();
+      slow.subscribe(stream, (event) => received.push(event.seq));
+      await slow.whenSubscribed([stream]);
+      const waitedMs = Date.now() - started;
+      // Published at once, this reaches Redis long before the delayed SSUBSCRIBE would have.
+      direct.publish([{ stream, seq: 1, type: 'message.posted', at: Date.now(), data: {} }]);
+      await waitUntil(() => received.length === 1, 3000, 'the event published after whenSubscribed');
+
+      expect(waitedMs).toBeGreaterThanOrEqual(190);
+      expect(received).toEqual([1]);
+      // A second listener of a confirmed stream does not wait.
+      const again = Date.now();
+      slow.subscribe(stream, () => {});
+      await slow.whenSubscribed([stream]);
+      expect(Date.now() - again).toBeLessThan(50);
+    } finally {
+      proxy.setLatency(0);
+    }
+  });
+
+  test('whenSubscribed ends when the connection drops', async () => {
+    const stream = `c:dropped-${randomBytes(4).toString('hex')}`;
+    let missed = 0;
+    slow.onEventsMissed(() => (missed += 1));
+    proxy.setLatency(2000);
+    slow.subscribe(stream, () => {});
+    const waiting = slow.whenSubscribed([stream]).then(() => Date.now());
+    const cutAt = Date.now();
+    proxy.cut();
+    // Without the release, the wait would last until the reconnect, which the cut proxy refuses.
+    const releasedAt = await Promise.race([waiting, settle(3000).then(() => Number.POSITIVE_INFINITY)]);
+    proxy.setLatency(0);
+    proxy.restore();
+    // The next connect subscribes again and then has sockets read from storage.
+    await waitUntil(() => missed > 0, 10_000, 'the onEventsMissed callback after the reconnect');
+
+    expect(releasedAt - cutAt).toBeLessThan(1000);
   });
 });
