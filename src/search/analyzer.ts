@@ -95,8 +95,15 @@ export function stemWord(word: string): string {
   return stemmed;
 }
 
+/** Any UTF-16 surrogate: half of a code point above U+FFFF. */
+const SURROGATE = /[\ud800-\udfff]/;
+
 function truncate(text: string): string {
   if (text.length <= MAX_TOKEN_CHARS) return text;
+  // Without a surrogate in the first MAX_TOKEN_CHARS code units, those units are the first as many
+  // code points, so the cut needs no array of the whole token's code points.
+  const head = text.slice(0, MAX_TOKEN_CHARS);
+  if (!SURROGATE.test(head)) return head;
   return Array.from(text).slice(0, MAX_TOKEN_CHARS).join('');
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { analyseQuery, analyseText } from '../../src/search/analyzer.js';
+import { analyseQuery, analyseText, MAX_TOKEN_CHARS } from '../../src/search/analyzer.js';
 import { parsePeriod, startOfLocalDay } from '../../src/search/dates.js';
 import { parseSearchQuery } from '../../src/search/query-parser.js';
 import { countByAnalysis, countTerms } from '../../src/search/rank.js';
@@ -85,6 +85,14 @@ describe('analyser', () => {
 
   test('emoji and shortcodes', () => {
     expect(terms('🎉 :tada: 👍🏾 ❤️')).toEqual(['🎉', '🎉', '👍', '❤']);
+  });
+
+  test('long tokens cut at 100 code points', () => {
+    const gothic = '\u{10330}';
+    expect(terms('a'.repeat(150))).toEqual(['a'.repeat(MAX_TOKEN_CHARS)]);
+    expect(terms(gothic.repeat(150))).toEqual([gothic.repeat(MAX_TOKEN_CHARS)]);
+    // The 100th code point is past the 100th code unit here.
+    expect(terms('b'.repeat(99) + gothic.repeat(50))).toEqual(['b'.repeat(99) + gothic]);
   });
 
   test('offsets point into the original text', () => {
