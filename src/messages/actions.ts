@@ -71,7 +71,7 @@ export async function postMessage(
   try {
     // Posts to one conversation wait for its `streams` row lock in turn, so on PostgreSQL those
     // arriving together share one transaction and one commit (the group key).
-    const { message, files, jobs } = await commitWithEvents(ctx, async (tx, events, now) => {
+    const { message, files, jobs } = await commitWithEvents(ctx, async (tx, events, now, deferred) => {
       const access = await accessConversationToPost(tx, conversationId, auth.user.id);
       const root = body.thread_root_id === undefined ? undefined : await findThreadRoot(tx, conversationId, body.thread_root_id);
       const mentions = await resolveMentions(tx, access, auth.user.id, parsed);
@@ -82,9 +82,10 @@ export async function postMessage(
       await enqueueThumbnails(ctx, tx, claimed, now);
       const files = claimed.map(presentFile);
       const draft = draftMessage({ id, conversationId, authorId: auth.user.id, text, entities, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id, origin }, now);
-      // On SQLite the index entry is written here. On PostgreSQL its one statement joins the message's
-      // insert, which saves a round trip while the conversation's `streams` row lock is held.
-      const indexing = await indexNewMessage(ctx, tx, draft, access.conversation.team_id);
+      // On SQLite the index entry is written here, and its FTS5 row just before the commit. On PostgreSQL
+      // its one statement joins the message's insert, which saves a round trip while the conversation's
+      // `streams` row lock is held.
+      const indexing = await indexNewMessage(ctx, tx, draft, access.conversation.team_id, deferred);
       const notify = mayNotify(draft, access.conversation, mentions.entities.mentions, access.memberNotifiedOfAll);
       const extra = notify ? [...indexing, messageNotificationsStatement(tx, draft, now)] : indexing;
       const message = await insertMessage(tx, events, draft, root, files, extra, now);

@@ -3,6 +3,7 @@ import type { Logger } from './logger.js';
 import type { Storage, Tx } from '../storage/database.js';
 import type { EventBus } from '../realtime/event-bus.js';
 import { EventWriter } from '../storage/streams.js';
+import { DeferredWrites } from '../storage/deferred-writes.js';
 import type { CommitGroup } from '../storage/commit-group.js';
 import type { RateLimits } from '../http/rate-limits.js';
 import type { SessionCache } from '../accounts/session-cache.js';
@@ -45,11 +46,13 @@ const MAX_TRANSACTION_ATTEMPTS = 3;
  * deadlock or serialization conflict runs again from the start. Where the
  * storage groups every commit (SQLite), the work joins the current group. Where
  * it groups by key (PostgreSQL), work given a `groupKey` joins the current group
- * of that key, so it must not wait for other work of the same key.
+ * of that key, so it must not wait for other work of the same key. The
+ * writes that `work` adds to `deferred` run after it (in a group, after
+ * the group's last unit), just before the commit.
  */
 export async function commitWithEvents<T>(
   ctx: AppContext,
-  work: (tx: Tx, events: EventWriter, now: number) => Promise<T>,
+  work: (tx: Tx, events: EventWriter, now: number, deferred: DeferredWrites) => Promise<T>,
   options: { groupKey?: string } = {},
 ): Promise<T> {
   const group = ctx.storage.commitGroup;
@@ -63,7 +66,10 @@ export async function commitWithEvents<T>(
     try {
       const result = await ctx.storage.db.transaction().execute(async (tx) => {
         writer = new EventWriter(tx, now, ctx.storage.dialect);
-        return work(tx, writer, now);
+        const deferred = new DeferredWrites();
+        const result = await work(tx, writer, now, deferred);
+        await deferred.run(tx);
+        return result;
       });
       if (writer !== undefined && writer.events.length > 0) ctx.bus.publish(writer.events);
       return result;
@@ -74,7 +80,12 @@ export async function commitWithEvents<T>(
   }
 }
 
-async function commitInGroup<T>(ctx: AppContext, group: CommitGroup, work: (tx: Tx, events: EventWriter, now: number) => Promise<T>, key: string | undefined): Promise<T> {
+async function commitInGroup<T>(
+  ctx: AppContext,
+  group: CommitGroup,
+  work: (tx: Tx, events: EventWriter, now: number, deferred: DeferredWrites) => Promise<T>,
+  key: string | undefined,
+): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       const { result, events } = await group.run(work, key);

@@ -1,6 +1,7 @@
 import type { CompiledQuery } from 'kysely';
 import type { Tx } from '../storage/database.js';
 import type { StorageDialect } from '../storage/dialects/dialect.js';
+import type { DeferredWrites } from '../storage/deferred-writes.js';
 import type { FileRow, MessageRow } from '../storage/schema.js';
 import { entitiesOf } from '../mentions/entities.js';
 import { analyseText, type Token } from './analyzer.js';
@@ -45,14 +46,21 @@ export async function indexMessage(ctx: IndexContext, tx: Tx, message: MessageRo
  * in the same transaction, because the index refers to the row only by id.
  * Where the engine writes a document with one statement (PostgreSQL), that
  * statement is returned instead, for the caller to run together with its own
- * inserts (StorageDialect.executeTogether), which saves a round trip.
+ * inserts (StorageDialect.executeTogether), which saves a round trip. Where it
+ * takes several (SQLite), part of them may be left to `deferred`.
  */
-export async function indexNewMessage(ctx: IndexContext, tx: Tx, message: IndexedMessage, teamId: string): Promise<CompiledQuery[]> {
+export async function indexNewMessage(
+  ctx: IndexContext,
+  tx: Tx,
+  message: IndexedMessage,
+  teamId: string,
+  deferred?: DeferredWrites,
+): Promise<CompiledQuery[]> {
   const index = searchIndexFor(ctx.storage.dialect);
   const document = messageDocument(message, teamId);
   const statement = index.newDocumentStatement(tx, document);
   if (statement !== undefined) return [statement];
-  await index.writeDocument(tx, document, { isNew: true });
+  await index.writeDocument(tx, document, { isNew: true, deferred });
   return [];
 }
 

@@ -1,6 +1,7 @@
 import type { CompiledQuery } from 'kysely';
 import type { StorageDialect } from '../storage/dialects/dialect.js';
 import type { Db, Tx } from '../storage/database.js';
+import type { DeferredWrites } from '../storage/deferred-writes.js';
 import type { Token } from './analyzer.js';
 import type { HasValue, IsValue, TextTerm, ValueFilter } from './query-parser.js';
 import { PostgresSearchIndex } from './postgres-index.js';
@@ -73,9 +74,11 @@ export interface SearchIndex {
   /**
    * Adds a document, or replaces the document of the same message or file.
    * `isNew` means that the message or file has no document yet, so an
-   * implementation may skip looking for one.
+   * implementation may skip looking for one. With `deferred`, an
+   * implementation may leave part of a new document's writes to it, so
+   * the document is complete only once the transaction's deferred writes ran.
    */
-  writeDocument(tx: Tx, document: SearchDocument, options?: { isNew?: boolean }): Promise<void>;
+  writeDocument(tx: Tx, document: SearchDocument, options?: { isNew?: boolean; deferred?: DeferredWrites }): Promise<void>;
   /**
    * Returns one statement that adds a document for a message or file that has none yet, to run
    * together with the caller's own inserts (StorageDialect.executeTogether). Returns undefined

@@ -2,6 +2,7 @@ import { sql, type CompiledQuery, type QueryExecutorProvider, type RawBuilder } 
 import { isParameterMarker, prepareQuery, type Param, type PreparedQuery } from '../storage/compiled-query.js';
 import type { Db, Tx } from '../storage/database.js';
 import type { StorageDialect } from '../storage/dialects/dialect.js';
+import type { DeferredWrites } from '../storage/deferred-writes.js';
 import { allOf, documentConditions } from './conditions.js';
 import { rankCandidates } from './rank.js';
 import type { TextTerm } from './query-parser.js';
@@ -28,7 +29,7 @@ export class SqliteSearchIndex implements SearchIndex {
     return undefined;
   }
 
-  async writeDocument(tx: Tx, document: SearchDocument, options?: { isNew?: boolean }): Promise<void> {
+  async writeDocument(tx: Tx, document: SearchDocument, options?: { isNew?: boolean; deferred?: DeferredWrites }): Promise<void> {
     const { stems, words, facets } = ftsColumns(document);
     const key = document.messageId !== null ? sql`message_id = ${document.messageId}` : sql`file_id = ${document.fileId}`;
     const existing = options?.isNew === true ? undefined : await sql<{ doc_id: number }>`SELECT doc_id FROM search_documents WHERE ${key}`.execute(tx);
@@ -44,7 +45,26 @@ export class SqliteSearchIndex implements SearchIndex {
     const inserted = await sql<{ doc_id: number }>`INSERT INTO search_documents (message_id, file_id, conversation_id, author_id, created_at, has_link)
       VALUES (${document.messageId}, ${document.fileId}, ${document.conversationId}, ${document.authorId}, ${document.createdAt}, ${document.hasLink ? 1 : 0})
       RETURNING doc_id`.execute(tx);
-    await sql`INSERT INTO search_fts (rowid, stems, words, facets) VALUES (${ftsRowid(inserted.rows[0]!.doc_id)}, ${stems}, ${words}, ${facets})`.execute(tx);
+    const newDocId = inserted.rows[0]!.doc_id;
+    if (options?.deferred === undefined) {
+      await sql`INSERT INTO search_fts (rowid, stems, words, facets) VALUES (${ftsRowid(newDocId)}, ${stems}, ${words}, ${facets})`.execute(tx);
+      return;
+    }
+
+    // FTS5 keeps new rows in memory and writes them to disk as a new index segment at the commit.
+    // It does so earlier when a savepoint or statement journal opens, and when a row comes with a
+    // lower rowid than the one before (fts5SavepointMethod in SQLite's fts5_main.c,
+    // sqlite3Fts5IndexBeginWrite in fts5_index.c). Written here, each post's row would make a
+    // segment of its own. Deferred, a commit group's rows are written in ascending rowid order
+    // after its last unit and make one. A later unit may have deleted the document meanwhile, and SQLite may then have given
+    // its doc id to a newer one, so a row is written only while its document exists, and the last
+    // row deferred for a doc id wins. The check is a statement of its own because an INSERT from a
+    // SELECT opens a statement journal, which would make a segment per row again.
+    options.deferred.add(`search_fts:${newDocId}`, ftsRowid(newDocId), async (deferredTx) => {
+      const live = await sql`SELECT 1 FROM search_documents WHERE doc_id = ${newDocId}`.execute(deferredTx);
+      if (live.rows.length === 0) return;
+      await sql`INSERT INTO search_fts (rowid, stems, words, facets) VALUES (${ftsRowid(newDocId)}, ${stems}, ${words}, ${facets})`.execute(deferredTx);
+    });
   }
 
   async insertDocuments(tx: Tx, dialect: StorageDialect, documents: readonly SearchDocument[]): Promise<void> {

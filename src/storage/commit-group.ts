@@ -1,5 +1,6 @@
 import { CompiledQuery } from 'kysely';
 import type { Db, Tx } from './database.js';
+import { DeferredWrites } from './deferred-writes.js';
 import { EventWriter, StreamSequences } from './streams.js';
 import type { StorageDialect } from './dialects/dialect.js';
 
@@ -16,7 +17,8 @@ const ROLLBACK_TO = CompiledQuery.raw('ROLLBACK TO SAVEPOINT unit');
  */
 export const MAX_KEYED_GROUP_UNITS = 64;
 
-type Work<T> = (tx: Tx, events: EventWriter, now: number) => Promise<T>;
+/** A unit of work. `deferred` is shared by the group's units and runs after all of them, before the commit. */
+type Work<T> = (tx: Tx, events: EventWriter, now: number, deferred: DeferredWrites) => Promise<T>;
 
 interface Pending {
   work: Work<unknown>;
@@ -29,7 +31,8 @@ interface Pending {
  * database transaction. A failing unit rejects alone and the others commit
  * together, because each runs in its own savepoint (on PostgreSQL only after a
  * first try without them failed). One commit then serves the whole group.
- * Units run in arrival order.
+ * Units run in arrival order, then the writes they deferred (see
+ * DeferredWrites), then the commit.
  *
  * Unkeyed (SQLite), every unit joins one queue, exactly as the units would run
  * one by one on SQLite's single connection, where a commit is much of the cost
@@ -117,20 +120,22 @@ export class CommitGroup {
     try {
       await this.#db.transaction().execute(async (tx) => {
         const sequences = this.#sequences();
+        const deferred = new DeferredWrites();
         for (const [index, unit] of group.entries()) {
           const events = new EventWriter(tx, now, this.#dialect, sequences);
           try {
-            outcomes.push({ result: await unit.work(tx, events, now), events });
+            outcomes.push({ result: await unit.work(tx, events, now, deferred), events });
           } catch (error) {
             failure = { index, error };
             throw error;
           }
         }
+        await deferred.run(tx);
         await sequences?.store(tx);
       });
     } catch (error) {
       if (failure !== undefined) return failure;
-      // BEGIN, the `streams` update or COMMIT failed, so nothing of the group was stored.
+      // BEGIN, a deferred write, the `streams` update or COMMIT failed, so nothing of the group was stored.
       for (const unit of group) unit.reject(error);
       return undefined;
     }
@@ -146,25 +151,29 @@ export class CommitGroup {
     try {
       await this.#db.transaction().execute(async (tx) => {
         const sequences = this.#sequences();
+        const deferred = new DeferredWrites();
         for (const unit of group) {
           const events = new EventWriter(tx, now, this.#dialect, sequences);
           const mark = sequences?.mark();
+          const deferredMark = deferred.mark();
           await tx.executeQuery(SAVEPOINT);
           try {
-            const result = await unit.work(tx, events, now);
+            const result = await unit.work(tx, events, now, deferred);
             await tx.executeQuery(RELEASE);
             outcomes.push({ ok: true, result, events });
           } catch (error) {
             await tx.executeQuery(ROLLBACK_TO);
             await tx.executeQuery(RELEASE);
             if (mark !== undefined) sequences?.restore(mark);
+            deferred.restore(deferredMark);
             outcomes.push({ ok: false, error });
           }
         }
+        await deferred.run(tx);
         await sequences?.store(tx);
       });
     } catch (error) {
-      // The commit or a savepoint statement failed, so nothing of the group was stored.
+      // The commit, a savepoint statement or a deferred write failed, so nothing of the group was stored.
       for (const unit of group) unit.reject(error);
       return;
     }

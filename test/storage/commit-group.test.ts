@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CommitGroup, MAX_KEYED_GROUP_UNITS } from '../../src/storage/commit-group.js';
 import type { Tx } from '../../src/storage/database.js';
+import type { DeferredWrites } from '../../src/storage/deferred-writes.js';
 import type { EventWriter } from '../../src/storage/streams.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
@@ -155,6 +156,36 @@ describe.each([
     expect(outcomes.map((outcome) => outcome.result)).toEqual([[1], [1], [2]]);
     expect(await storedSeqs(streams[0]!)).toEqual([1, 2]);
     expect(await storedSeqs(streams[1]!)).toEqual([1]);
+  });
+
+  test('deferred writes run last, in order', async () => {
+    const group = newGroup(keyed);
+    const stream = newStream();
+    const ran: string[] = [];
+    // Each deferred write stores an event, so it must run inside the group's transaction.
+    const deferring = (name: string, writes: Array<[key: string, order: number]>, failure?: Error) => async (_tx: Tx, _events: EventWriter, _now: number, deferred: DeferredWrites) => {
+      for (const [key, order] of writes) {
+        deferred.add(key, order, async (deferredTx) => {
+          ran.push(`${name}:${key}`);
+          await deferredTx.insertInto('events').values({ stream_id: stream, seq: order, type: 'message.posted', payload: JSON.stringify({ name }), created_at: 0 }).execute();
+        });
+      }
+      if (failure !== undefined) throw failure;
+      return name;
+    };
+    const failure = new Error('unit failed on purpose');
+
+    const settled = await Promise.allSettled([
+      group.run(deferring('a', [['x', 30], ['y', 10]]), stream),
+      group.run(deferring('b', [['z', 40]], failure), stream),
+      group.run(deferring('c', [['x', 20]]), stream),
+    ]);
+
+    expect(settled.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    // Keyed, the first run without savepoints stops at the failed unit and ran nothing deferred.
+    expect(ran).toEqual(['a:y', 'c:x']);
+    expect(settled[0]).toMatchObject({ status: 'fulfilled', value: { result: 'a' } });
+    expect(await storedSeqs(stream)).toEqual([10, 20]);
   });
 });
 
