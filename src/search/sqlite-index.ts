@@ -60,6 +60,8 @@ export class SqliteSearchIndex implements SearchIndex {
     // its doc id to a newer one, so a row is written only while its document exists, and the last
     // row deferred for a doc id wins. The check is a statement of its own because an INSERT from a
     // SELECT opens a statement journal, which would make a segment per row again.
+    // NOTE: an edit of the document later in the same group would update no FTS5 row and be undone by
+    // this one. No API path can edit a message before its post has committed and returned its id.
     options.deferred.add(`search_fts:${newDocId}`, ftsRowid(newDocId), async (deferredTx) => {
       const live = await sql`SELECT 1 FROM search_documents WHERE doc_id = ${newDocId}`.execute(deferredTx);
       if (live.rows.length === 0) return;
