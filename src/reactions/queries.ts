@@ -36,7 +36,7 @@ const reactionsOfQuery = new PreparedListQuery<string, ReactionRow>('', (db, mes
     .orderBy('seq'),
 );
 
-/** Lists the reactions of many messages in the order they were added. Past 512 messages, that order holds within each group of 512. */
+/** Lists the reactions of many messages in the order they were added. Past 512 messages, that order is kept within each group of 512. */
 export async function listReactionsOf(db: Db | Tx, messageIds: readonly string[]): Promise<ReactionRow[]> {
   if (messageIds.length === 0) return [];
   const rows: ReactionRow[] = [];

@@ -56,9 +56,9 @@ export class SqliteSearchIndex implements SearchIndex {
     // lower rowid than the one before (fts5SavepointMethod in SQLite's fts5_main.c,
     // sqlite3Fts5IndexBeginWrite in fts5_index.c). Written here, each post's row would make a
     // segment of its own. Deferred, a commit group's rows are written in ascending rowid order
-    // after its last unit and make one. A later unit may have deleted the document meanwhile, and SQLite may then have given
-    // its doc id to a newer one, so a row is written only while its document exists, and the last
-    // row deferred for a doc id wins. The check is a statement of its own because an INSERT from a
+    // after its last unit and make one. A later unit may have deleted the document meanwhile, and
+    // SQLite may then have given its doc id to a newer one. So a row is written only while its
+    // document exists, and the last row deferred for a doc id wins. The check is a statement of its own because an INSERT from a
     // SELECT opens a statement journal, which would make a segment per row again.
     // NOTE: an edit of the document later in the same group would update no FTS5 row and be undone by
     // this one. No API path can edit a message before its post has committed and returned its id.
