@@ -1,4 +1,4 @@
-import { MAX_LIST_VALUES, PreparedListQuery } from '../storage/compiled-query.js';
+import { MAX_LIST_VALUES, PreparedListQuery, type ListsEveryColumn } from '../storage/compiled-query.js';
 import type { Db, Tx } from '../storage/database.js';
 import type { FileRow, UploadRow } from '../storage/schema.js';
 
@@ -47,7 +47,7 @@ const FILE_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof FileRow>;
 
 // Fails to compile when FileRow gains a column that FILE_COLUMNS lacks.
-const fileColumnsComplete: [Exclude<keyof FileRow, (typeof FILE_COLUMNS)[number]>] extends [never] ? true : never = true;
+const fileColumnsComplete: ListsEveryColumn<FileRow, typeof FILE_COLUMNS> = true;
 void fileColumnsComplete;
 
 const filesOfMessagesQuery = new PreparedListQuery<string, FileRow>('', (db, messageIds) =>

@@ -1,4 +1,4 @@
-import { prepareQuery } from '../storage/compiled-query.js';
+import { prepareQuery, type ListsEveryColumn } from '../storage/compiled-query.js';
 import type { Db, Tx } from '../storage/database.js';
 import type { MessageRow } from '../storage/schema.js';
 
@@ -41,7 +41,7 @@ const MESSAGE_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof MessageRow>;
 
 // Fails to compile when MessageRow gains a column that MESSAGE_COLUMNS lacks.
-const messageColumnsComplete: [Exclude<keyof MessageRow, (typeof MESSAGE_COLUMNS)[number]>] extends [never] ? true : never = true;
+const messageColumnsComplete: ListsEveryColumn<MessageRow, typeof MESSAGE_COLUMNS> = true;
 void messageColumnsComplete;
 
 /**

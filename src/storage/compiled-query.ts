@@ -38,6 +38,13 @@ export function findStatementName(sql: string): string | undefined {
   return statementNames.get(sql);
 }
 
+/**
+ * `true` when `Listed` names every column of `Row`, and `never` otherwise. Assigning `true` to a
+ * constant of this type makes a column list of a prepared statement fail to compile once the
+ * table gains a column that the list lacks.
+ */
+export type ListsEveryColumn<Row, Listed extends ReadonlyArray<keyof Row>> = [Exclude<keyof Row, Listed[number]>] extends [never] ? true : never;
+
 /** True for the stand-in value of a named parameter while a PreparedQuery is built. */
 export function isParameterMarker(value: unknown): boolean {
   return typeof value === 'string' && value.startsWith(MARKER_PREFIX);
