@@ -45,6 +45,7 @@ import { registerJsonParser } from './body-parser.js';
 import { registerNulGuard } from './nul-guard.js';
 import { RateLimits } from './rate-limits.js';
 import { SessionCache } from '../accounts/session-cache.js';
+import { LatestPageCache } from '../messages/page-cache.js';
 import { openFileServices } from '../files/services.js';
 import { createValidatorCompiler } from './validation.js';
 import { LoginThrottle } from '../accounts/login-throttle.js';
@@ -114,6 +115,7 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     rateLimits: new RateLimits(config.rateLimits, rateLimitStore),
     loginThrottle: new LoginThrottle(config.loginThrottle, rateLimitStore),
     sessionCache: new SessionCache(config.authCacheTtlMs),
+    pageCache: new LatestPageCache({ maxBytes: config.historyCacheBytes, maxAgeMs: config.historyCacheMaxAgeMs }),
     metrics,
     files: openFileServices(config, storage.db, logger),
     signals,

@@ -2,10 +2,14 @@ import type { Auth } from '../accounts/actions.js';
 import { accessConversation } from '../conversations/access.js';
 import type { AppContext } from '../platform/context.js';
 import { AppError } from '../platform/errors.js';
+import { conversationStream } from '../realtime/events.js';
+import type { Db } from '../storage/database.js';
 import type { MessageRow } from '../storage/schema.js';
+import { getStreamPositions } from '../storage/streams.js';
 import { accessMessage } from './actions.js';
+import { presentMessages } from './present.js';
 import { findMessage, listMessagesAfter, listMessagesBefore, listReplies } from './queries.js';
-import type { HistoryQuery, ThreadQuery } from './schemas.js';
+import type { HistoryQuery, Message, ThreadQuery } from './schemas.js';
 
 export interface HistoryPage {
   messages: MessageRow[];
@@ -48,10 +52,57 @@ export async function readHistory(ctx: AppContext, auth: Auth, conversationId: s
     };
   }
 
-  const rows = await listMessagesBefore(db, conversationId, query.before ?? null, limit + 1);
+  if (query.before === undefined) return readLatestPage(db, conversationId, limit);
+
+  const rows = await listMessagesBefore(db, conversationId, query.before, limit + 1);
   // A seq cursor need not be a message's seq, so whether anything lies past it is read, not assumed.
-  const newer = query.before === undefined ? [] : await listMessagesAfter(db, conversationId, query.before - 1, 1);
+  const newer = await listMessagesAfter(db, conversationId, query.before - 1, 1);
   return { messages: rows.slice(rows.length > limit ? 1 : 0), hasMoreBefore: rows.length > limit, hasMoreAfter: newer.length > 0 };
+}
+
+async function readLatestPage(db: Db, conversationId: string, limit: number): Promise<HistoryPage> {
+  const rows = await listMessagesBefore(db, conversationId, null, limit + 1);
+  return { messages: rows.slice(rows.length > limit ? 1 : 0), hasMoreBefore: rows.length > limit, hasMoreAfter: false };
+}
+
+/** A history page as the API sends it. */
+export interface MessagePageView {
+  messages: Message[];
+  has_more_before: boolean;
+  has_more_after: boolean;
+}
+
+/** Presents a page read by readHistory, with the reactions and files of its messages. */
+export async function presentHistoryPage(db: Db, page: HistoryPage): Promise<MessagePageView> {
+  return { messages: await presentMessages(db, page.messages), has_more_before: page.hasMoreBefore, has_more_after: page.hasMoreAfter };
+}
+
+/**
+ * Reads the latest page of `limit` messages as encoded JSON, from the node's
+ * page cache when the conversation's stream has not moved since that page was
+ * encoded (see LatestPageCache). The access check runs on every read.
+ */
+export async function readLatestPageBody(
+  ctx: AppContext,
+  auth: Auth,
+  conversationId: string,
+  limit: number,
+  encode: (page: MessagePageView) => string | ArrayBuffer | Buffer,
+): Promise<Buffer> {
+  const db = ctx.storage.db;
+  await accessConversation(db, conversationId, auth.user.id, 'read');
+
+  // Read before the page, so the page holds at least every change up to this position.
+  const generation = ctx.pageCache.generation;
+  const stream = conversationStream(conversationId);
+  const mark = (await getStreamPositions(db, [stream])).get(stream);
+  const cached = mark === undefined ? undefined : ctx.pageCache.find(conversationId, limit, mark);
+  if (cached !== undefined) return cached;
+
+  const encoded = encode(await presentHistoryPage(db, await readLatestPage(db, conversationId, limit)));
+  const body = typeof encoded === 'string' ? Buffer.from(encoded, 'utf8') : Buffer.isBuffer(encoded) ? encoded : Buffer.from(encoded);
+  if (mark !== undefined) ctx.pageCache.store(conversationId, limit, mark, body, generation);
+  return body;
 }
 
 /** Reads a thread: its root (a placeholder when deleted) and a page of replies. */

@@ -5,7 +5,7 @@ import { NoContent } from '../http/schemas.js';
 import { ConversationParams } from '../conversations/schemas.js';
 import type { AppContext } from '../platform/context.js';
 import { accessMessage, deleteMessage, editMessage, postMessage } from './actions.js';
-import { readHistory, readThread } from './history.js';
+import { presentHistoryPage, readHistory, readLatestPageBody, readThread, type MessagePageView } from './history.js';
 import { presentMessages, presentOneMessage } from './present.js';
 import { EditMessageBody, HistoryQuery, Message, MessagePage, MessageParams, PostMessageBody, ThreadQuery, presentMessage } from './schemas.js';
 
@@ -27,9 +27,15 @@ export function registerMessageRoutes(app: App, ctx: AppContext): void {
   app.get(
     '/api/conversations/:conversationId/messages',
     { ...authenticated, schema: { tags, params: ConversationParams, querystring: HistoryQuery, response: { 200: MessagePage } } },
-    async (request) => {
-      const page = await readHistory(ctx, callerOf(request), request.params.conversationId, request.query);
-      return { messages: await presentMessages(ctx.storage.db, page.messages), has_more_before: page.hasMoreBefore, has_more_after: page.hasMoreAfter };
+    async (request, reply) => {
+      const { query } = request;
+      if (query.before === undefined && query.after === undefined && query.around === undefined) {
+        // Encoded by this route's own serializer, then sent as is: Fastify does not encode a string or Buffer body again.
+        const body = await readLatestPageBody(ctx, callerOf(request), request.params.conversationId, query.limit ?? 50, (page) => reply.serialize(page));
+        return reply.type('application/json; charset=utf-8').send(body as unknown as MessagePageView);
+      }
+      const page = await readHistory(ctx, callerOf(request), request.params.conversationId, query);
+      return presentHistoryPage(ctx.storage.db, page);
     },
   );
 

@@ -25,6 +25,10 @@ export interface Config {
   /** How long a node reuses an authenticated session without reading it again; 0 turns the cache off. */
   authCacheTtlMs: number;
   wsTicketTtlMs: number;
+  /** Bytes of encoded latest history pages a node keeps, one per conversation; 0 turns the cache off. */
+  historyCacheBytes: number;
+  /** Longest time a node serves a cached page, which bounds how long another node's retention purge goes unseen. */
+  historyCacheMaxAgeMs: number;
   maxBodyBytes: number;
   maxMessageChars: number;
   maxGroupDmMembers: number;
@@ -196,6 +200,9 @@ const DEFAULTS: Config = {
   // Another node learns of a revoked session within this time, well inside one second.
   authCacheTtlMs: 500,
   wsTicketTtlMs: 30 * 1000,
+  // About 650 pages of 50 messages of 1 KB.
+  historyCacheBytes: 32 * 1024 * 1024,
+  historyCacheMaxAgeMs: 60 * 1000,
   maxBodyBytes: 1024 * 1024,
   maxMessageChars: 40_000,
   maxGroupDmMembers: 9,
@@ -404,6 +411,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustedProxies,
     sessionTtlMs: integer('CHATTERBOX_SESSION_TTL_MS', DEFAULTS.sessionTtlMs, 60_000),
     authCacheTtlMs: integer('CHATTERBOX_AUTH_CACHE_TTL_MS', DEFAULTS.authCacheTtlMs, 0),
+    historyCacheBytes: integer('CHATTERBOX_HISTORY_CACHE_BYTES', DEFAULTS.historyCacheBytes, 0),
+    historyCacheMaxAgeMs: integer('CHATTERBOX_HISTORY_CACHE_MAX_AGE_MS', DEFAULTS.historyCacheMaxAgeMs, 1),
     maxBodyBytes: integer('CHATTERBOX_MAX_BODY_BYTES', DEFAULTS.maxBodyBytes, 1024),
     ws: {
       maxFrameBytes: integer('CHATTERBOX_WS_MAX_FRAME_BYTES', DEFAULTS.ws.maxFrameBytes, 1024),

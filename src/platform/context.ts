@@ -13,6 +13,7 @@ import type { FileServices } from '../files/services.js';
 import type { SignalHub } from '../realtime/signals.js';
 import type { PresenceService } from '../presence/service.js';
 import type { JobRunner } from '../jobs/runner.js';
+import type { LatestPageCache } from '../messages/page-cache.js';
 
 /** The configuration, storage, fan-out and logging that every action receives. */
 export interface AppContext {
@@ -22,6 +23,8 @@ export interface AppContext {
   bus: EventBus;
   rateLimits: RateLimits;
   sessionCache: SessionCache;
+  /** Encoded latest history pages of recently read conversations. */
+  pageCache: LatestPageCache;
   /** Backoff after failed logins, per account and address. */
   loginThrottle: LoginThrottle;
   /** Prometheus metrics of this node, exposed at /metrics unless config.metrics is false. */

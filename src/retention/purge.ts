@@ -66,6 +66,8 @@ async function purgeTeam(ctx: AppContext, teamId: string, cutoff: number, now: n
       if (batch.examined < PURGE_BATCH_SIZE) break;
     }
     report.eventsDeleted += await ctx.storage.db.transaction().execute((tx) => purgeStreamEvents(tx, id, cutoff));
+    // The purge appends no event to the stream, so this node's cached latest page would not move on its own.
+    ctx.pageCache.forget(id);
   }
 
   if (report.messagesDeleted + report.messagesErased + report.eventsDeleted > 0) {
