@@ -139,9 +139,15 @@ export class Connection {
 
   /**
    * Pings the socket; one that sent no pong for the previous ping is dropped as dead.
-   * TODO: a session that expires while its socket is open keeps the socket until it disconnects.
+   * A socket whose session has expired is closed with 4001, at most one interval late,
+   * because a session's expiry is fixed when it is created.
    */
   heartbeat(): void {
+    if (Number(this.auth.session.expires_at) <= this.#ctx.now()) {
+      this.#log.info('session expired; closing socket');
+      this.close(CLOSE.sessionRevoked, 'session expired');
+      return;
+    }
     if (!this.alive) {
       this.#log.info('heartbeat missed; terminating socket');
       this.#socket.terminate();

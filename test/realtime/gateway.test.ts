@@ -572,6 +572,28 @@ describe('heartbeat', () => {
   });
 });
 
+describe('session expiry', () => {
+  const HEARTBEAT_MS = 100;
+  const SESSION_TTL_MS = 2000;
+  let expiringServer: TestServer;
+  beforeAll(async () => {
+    expiringServer = await startServer({ sessionTtlMs: SESSION_TTL_MS, ws: { heartbeatIntervalMs: HEARTBEAT_MS } });
+  });
+  afterAll(async () => expiringServer.close());
+
+  test('expired session closes 4001', async () => {
+    const alice = await buildUser(expiringServer.url, 'alice');
+    const socket = await openReady(expiringServer.wsUrl, alice.token);
+    const opened = Date.now();
+
+    const closed = await socket.closed;
+    const closedAfterMs = Date.now() - opened;
+
+    expect(closed.code).toBe(4001);
+    expect(closedAfterMs).toBeLessThan(SESSION_TTL_MS + 20 * HEARTBEAT_MS);
+  });
+});
+
 describe('slow consumer', () => {
   const MAX_BUFFERED_BYTES = 64 * 1024;
   let slowServer: TestServer;
