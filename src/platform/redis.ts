@@ -48,12 +48,22 @@ const closing = new WeakSet<Redis>();
  * Commands issued while it is not connected fail at once instead of
  * queueing, so callers choose what to do without Redis. The URL is never
  * logged, because it may hold a password.
+ *
+ * With `autoPipelining`, ioredis sends the commands issued in one event-loop
+ * turn as one write, and Redis reads them with one read and replies with one
+ * write. System calls made up most of Redis's CPU per small command
+ * (docs/benchmarks.md, section Cluster). ioredis keeps one such pipeline in
+ * flight per connection, so commands issued meanwhile wait and go out
+ * together as the next one.
+ * Subscriber connections go without it: they send few commands, and
+ * ioredis 5 would pipeline SSUBSCRIBE, although it leaves SUBSCRIBE out.
  */
-export function createRedisClient(url: string, connectionName: string, logger: Logger): Redis {
+export function createRedisClient(url: string, connectionName: string, logger: Logger, options: { autoPipelining?: boolean } = {}): Redis {
   const log = logger.child({ component: 'redis', connection: connectionName });
   const client = new Redis(url, {
     connectionName,
     enableOfflineQueue: false,
+    enableAutoPipelining: options.autoPipelining ?? false,
   });
 
   const errors = new RepeatThrottle();

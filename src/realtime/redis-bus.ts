@@ -82,7 +82,9 @@ export class RedisEventBus implements EventBus {
     this.#log = options.logger.child({ component: 'redis', nodeId: this.nodeId });
     this.#channelPrefix = `${options.keyPrefix}s:`;
     this.#channelPrefixBytes = Buffer.byteLength(this.#channelPrefix);
-    this.client = createRedisClient(options.url, `chatterbox-pub-${this.nodeId}`, options.logger);
+    // The rate limits and presence share this connection, so their commands and the events of a
+    // group commit go out together.
+    this.client = createRedisClient(options.url, `chatterbox-pub-${this.nodeId}`, options.logger, { autoPipelining: true });
     this.#subscriber = createRedisClient(options.url, `chatterbox-sub-${this.nodeId}`, options.logger);
     if (options.metrics !== undefined) countRedisEvents(options.metrics, this.client, this.#subscriber);
 
