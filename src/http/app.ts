@@ -112,7 +112,7 @@ export async function buildChatterBox(config: Config, logger: Logger = createLog
     logger,
     storage,
     bus: redisBus ?? new MemoryEventBus(),
-    rateLimits: new RateLimits(config.rateLimits, rateLimitStore),
+    rateLimits: new RateLimits(config.rateLimits, rateLimitStore, logger),
     loginThrottle: new LoginThrottle(config.loginThrottle, rateLimitStore),
     sessionCache: new SessionCache(config.authCacheTtlMs),
     pageCache: new LatestPageCache({ maxBytes: config.historyCacheBytes, maxAgeMs: config.historyCacheMaxAgeMs }),

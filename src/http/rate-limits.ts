@@ -2,6 +2,8 @@ import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../platform/config.js';
 import { AppError } from '../platform/errors.js';
+import type { Logger } from '../platform/logger.js';
+import { RepeatThrottle } from '../platform/redis.js';
 
 type LimiterName = 'loginPerAddress' | 'loginPerAccount' | 'postPerUser' | 'postPerAddress' | 'registerPerAddress';
 
@@ -29,39 +31,108 @@ export function buildLimiter(name: string, points: number, durationSeconds: numb
   });
 }
 
+/** A fixed-window limit: its size, its Redis key prefix, and the memory limiter that counts without Redis. */
+interface Limit {
+  points: number;
+  durationSeconds: number;
+  /** Prefix of its Redis counters, `<prefix>rl:<name>:`, the key format of rate-limiter-flexible's RateLimiterRedis. */
+  redisKeyPrefix: string;
+  memory: RateLimiterMemory;
+}
+
 /**
  * Fixed-window limits, kept in this process or, given a store, in Redis and
- * shared by every node. While Redis is not connected, each node counts in its
- * own memory instead, so requests go on and limits hold per node.
+ * shared by every node. While Redis is not connected, or its commands fail,
+ * each node counts in its own memory instead, so requests go on and limits
+ * hold per node.
+ *
+ * In Redis each check runs INCR, EXPIRE NX and PTTL on its counter, and the
+ * connection's auto-pipelining sends the commands of all checks, and of
+ * concurrent requests, in one write. The counters are those of
+ * rate-limiter-flexible's RateLimiterRedis, which runs a Lua script per check
+ * instead, and the script cost Redis about twice the CPU of the three
+ * commands (docs/benchmarks.md, section Cluster). The commands are not atomic,
+ * but INCR counts atomically and EXPIRE NX only sets a missing timeout, so a
+ * counter left without one by an interrupted check gets it at the next check.
+ * EXPIRE NX needs Redis 7.0 or later, as do the bus's sharded channels.
  */
 export class RateLimits {
-  readonly #limiters: Record<LimiterName, RateLimiterAbstract>;
+  readonly #limits: Record<LimiterName, Limit>;
+  readonly #client: Redis | undefined;
+  readonly #log: Logger | undefined;
+  readonly #failures = new RepeatThrottle();
 
-  constructor(config: Config['rateLimits'], store?: RateLimitStore) {
-    const limiter = (points: number, durationSeconds: number, name: string) => buildLimiter(name, points, durationSeconds, store);
-    this.#limiters = {
-      loginPerAddress: limiter(config.loginPerAddressPerMinute, 60, 'login-addr'),
-      loginPerAccount: limiter(config.loginPerAccountPerMinute, 60, 'login-acct'),
-      postPerUser: limiter(config.postsPerUserPerMinute, 60, 'post-user'),
-      postPerAddress: limiter(config.postsPerAddressPerMinute, 60, 'post-addr'),
-      registerPerAddress: limiter(config.registrationsPerAddressPerHour, 3600, 'register-addr'),
+  constructor(config: Config['rateLimits'], store?: RateLimitStore, logger?: Logger) {
+    this.#client = store?.client;
+    this.#log = logger?.child({ component: 'rate-limits' });
+    const limit = (points: number, durationSeconds: number, name: string): Limit => ({
+      points,
+      durationSeconds,
+      redisKeyPrefix: `${store?.keyPrefix ?? ''}rl:${name}:`,
+      memory: new RateLimiterMemory({ points, duration: durationSeconds, keyPrefix: name }),
+    });
+    this.#limits = {
+      loginPerAddress: limit(config.loginPerAddressPerMinute, 60, 'login-addr'),
+      loginPerAccount: limit(config.loginPerAccountPerMinute, 60, 'login-acct'),
+      postPerUser: limit(config.postsPerUserPerMinute, 60, 'post-user'),
+      postPerAddress: limit(config.postsPerAddressPerMinute, 60, 'post-addr'),
+      registerPerAddress: limit(config.registrationsPerAddressPerHour, 3600, 'register-addr'),
     };
   }
 
-  /** Takes one point from each named limiter; throws RATE_LIMITED with the longest wait if any is spent. */
+  /**
+   * Takes one point from each named limiter, even from the others when one
+   * rejects the request. Throws RATE_LIMITED with the longest wait if any is
+   * spent.
+   */
   async consume(checks: ReadonlyArray<readonly [LimiterName, string]>): Promise<void> {
-    let retryAfterMs = 0;
-    for (const [name, key] of checks) {
-      try {
-        await this.#limiters[name].consume(key);
-      } catch (rejection) {
-        if (!(rejection instanceof RateLimiterRes)) throw rejection;
-        retryAfterMs = Math.max(retryAfterMs, rejection.msBeforeNext);
-      }
-    }
+    const waits = (await this.#consumeInRedis(checks)) ?? (await this.#consumeInMemory(checks));
+    const retryAfterMs = Math.max(0, ...waits);
     if (retryAfterMs > 0) {
       const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
       throw new AppError('RATE_LIMITED', `Too many requests; retry after ${retryAfterSeconds} s`, { retryAfterSeconds });
     }
+  }
+
+  /**
+   * Counts the checks in Redis and returns each one's wait in ms, 0 when it
+   * is allowed. Returns undefined when Redis is not connected or a command
+   * fails, and then the caller counts in memory, as RateLimiterRedis does with
+   * its insurance limiter. A failed command may still have counted in Redis.
+   */
+  async #consumeInRedis(checks: ReadonlyArray<readonly [LimiterName, string]>): Promise<number[] | undefined> {
+    const client = this.#client;
+    if (client === undefined || client.status !== 'ready') return undefined;
+
+    const counted = checks.map(([name, key]) => {
+      const limit = this.#limits[name];
+      const counter = limit.redisKeyPrefix + key;
+      // Issued in one turn, so auto-pipelining sends all of them in one write.
+      return Promise.all([client.incr(counter), client.expire(counter, limit.durationSeconds, 'NX'), client.pttl(counter)]);
+    });
+    let replies: Array<[number, number, number]>;
+    try {
+      replies = await Promise.all(counted);
+    } catch (error) {
+      const skipped = this.#failures.take();
+      if (skipped !== undefined) this.#log?.error({ err: error, failuresNotLogged: skipped }, 'counting rate limits in redis failed; counting in memory on this node');
+      return undefined;
+    }
+
+    return replies.map(([consumed, , ttlMs], index) => {
+      const limit = this.#limits[checks[index]![0]];
+      if (consumed <= limit.points) return 0;
+      // PTTL returns -2 when the window ended between INCR and PTTL; the next request opens a new one.
+      return Math.max(1, ttlMs);
+    });
+  }
+
+  async #consumeInMemory(checks: ReadonlyArray<readonly [LimiterName, string]>): Promise<number[]> {
+    const outcomes = await Promise.allSettled(checks.map(([name, key]) => this.#limits[name].memory.consume(key)));
+    return outcomes.map((outcome) => {
+      if (outcome.status === 'fulfilled') return 0;
+      if (!(outcome.reason instanceof RateLimiterRes)) throw outcome.reason;
+      return Math.max(1, outcome.reason.msBeforeNext);
+    });
   }
 }

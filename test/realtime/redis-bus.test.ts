@@ -5,7 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ApiClient, ApiError } from '../../src/client/api.js';
+import { ApiClient, ApiError, type RawResponse } from '../../src/client/api.js';
 import type { EventFrame } from '../../src/client/realtime.js';
 import { buildChatterBox, type ChatterBox } from '../../src/http/app.js';
 import { buildConfig, loadConfig } from '../../src/platform/config.js';
@@ -339,6 +339,114 @@ describe.skipIf(!redisReachable)('Redis rate limits', () => {
     expect(outcomes.filter((outcome) => outcome === 'created')).toHaveLength(LIMIT);
     expect(outcomes.slice(LIMIT)).toEqual(['RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED']);
     expect(counterKeys).toEqual([`${cluster.prefix}rl:post-user:${alice.id}`]);
+  });
+
+  test('post limits per user and address together', async () => {
+    const ADDRESS_LIMIT = 9;
+    const both = await startCluster({ ...HIGH_LIMITS, postsPerUserPerMinute: LIMIT, postsPerAddressPerMinute: ADDRESS_LIMIT });
+    try {
+      const alice = await buildUser(both.a.url, 'alice');
+      const bob = await buildUser(both.a.url, 'bob');
+      const team = await buildTeam(alice, [bob]);
+      const post = async (user: TestUser, count: number) => {
+        const outcomes: string[] = [];
+        for (let i = 0; i < count; i += 1) {
+          try {
+            await postText(onNode(user, i % 2 === 0 ? both.a : both.b), team.generalId, `${user.username} ${i}`);
+            outcomes.push('created');
+          } catch (error) {
+            outcomes.push(error instanceof ApiError ? error.code : String(error));
+          }
+        }
+        return outcomes;
+      };
+
+      // Alice spends her own limit, and her two rejected posts still count against the shared address.
+      const aliceOutcomes = await post(alice, LIMIT + 2);
+      // Bob's own limit is untouched, so only the address limit stops his third post.
+      const bobOutcomes = await post(bob, 3);
+
+      expect(aliceOutcomes).toEqual([...Array<string>(LIMIT).fill('created'), 'RATE_LIMITED', 'RATE_LIMITED']);
+      expect(bobOutcomes).toEqual(['created', 'RATE_LIMITED', 'RATE_LIMITED']);
+    } finally {
+      await both.close();
+    }
+  });
+
+  test('post rejected with the longest wait', async () => {
+    const alice = await buildUser(cluster.a.url, 'alice');
+    const team = await buildTeam(alice);
+    await postText(onNode(alice, cluster.a), team.generalId, 'opens both windows');
+    const redis = openRedis(REDIS_URL);
+    await redis.connect();
+    const [, addressKeys] = await redis.scan('0', 'MATCH', `${cluster.prefix}rl:post-addr:*`, 'COUNT', 1000);
+    // Spends both counters, and the address window ends later than the user window.
+    await redis.set(`${cluster.prefix}rl:post-user:${alice.id}`, 1_000_000, 'PX', 20_000);
+    await redis.set(addressKeys[0]!, 1_000_000, 'PX', 50_000);
+
+    let rejected: RawResponse;
+    try {
+      rejected = await alice.api.raw('POST', `/api/conversations/${team.generalId}/messages`, { text: 'rejected' });
+    } finally {
+      // The other tests post from the same address.
+      await redis.del(addressKeys[0]!);
+      redis.disconnect();
+    }
+
+    expect(addressKeys).toHaveLength(1);
+    expect(rejected.status).toBe(429);
+    expect(rejected.headers.get('retry-after')).toBe('50');
+  });
+
+  test('post limits count without scripts', async () => {
+    const alice = await buildUser(cluster.a.url, 'alice');
+    const team = await buildTeam(alice);
+    const monitor = openRedis(REDIS_URL);
+    await monitor.connect();
+    const counterCommands: string[] = [];
+    const feed = await monitor.monitor();
+    feed.on('monitor', (_time: string, args: string[]) => {
+      const key = args.find((arg) => arg.startsWith(`${cluster.prefix}rl:post-`));
+      if (key !== undefined) counterCommands.push(`${args[0]!.toLowerCase()} ${key.slice(cluster.prefix.length).split(':').slice(0, 2).join(':')}`);
+    });
+
+    await postText(onNode(alice, cluster.a), team.generalId, 'counted');
+    await settle(100);
+    feed.disconnect();
+    monitor.disconnect();
+
+    // A Lua script per limit cost Redis twice the CPU of these plain commands.
+    expect(counterCommands.sort()).toEqual([
+      'expire rl:post-addr',
+      'expire rl:post-user',
+      'incr rl:post-addr',
+      'incr rl:post-user',
+      'pttl rl:post-addr',
+      'pttl rl:post-user',
+    ]);
+  });
+
+  test('post limit counted in memory while Redis is down', async () => {
+    const redis = new URL(REDIS_URL);
+    const proxy = await startTcpProxy(redis.hostname, Number(redis.port || 6379));
+    const node = await startServer({ redisUrl: proxy.url(REDIS_URL), redisKeyPrefix: `cbtest:${randomBytes(6).toString('hex')}:`, rateLimits: { ...HIGH_LIMITS, postsPerUserPerMinute: 3 } });
+    try {
+      const alice = await buildUser(node.url, 'alice');
+      const team = await buildTeam(alice);
+      proxy.cut();
+      await waitUntil(() => !busOf(node).isConnected(), 5000, 'the node to notice Redis is gone');
+
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i += 1) {
+        statuses.push((await alice.api.raw('POST', `/api/conversations/${team.generalId}/messages`, { text: `offline ${i}` })).status);
+      }
+
+      expect(statuses).toEqual([201, 201, 201, 429]);
+    } finally {
+      proxy.restore();
+      await node.close();
+      await proxy.close();
+    }
   });
 });
 
