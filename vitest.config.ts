@@ -16,7 +16,16 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'server', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...BROWSER_TESTS, ...FAULT_TESTS], sequence: { groupOrder: 0 } },
+        test: {
+          name: 'server',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...BROWSER_TESTS, ...FAULT_TESTS],
+          sequence: { groupOrder: 0 },
+          // Each file builds its own servers, users and teams and closes them, and no helper keeps
+          // hooks or state that a later file could see, so a worker loads the server's modules
+          // once for all its files instead of once per file.
+          isolate: false,
+        },
       },
       { extends: true, test: { name: 'browser', include: BROWSER_TESTS, sequence: { groupOrder: 1 } } },
     ],

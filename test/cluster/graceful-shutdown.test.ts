@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildTeam, buildUser } from '../helpers/factories.js';
 import { startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
 import { listen, waitUntil } from '../helpers/realtime.js';
-import { runSql, TEST_DATABASE_URL } from '../helpers/server.js';
+import { dropSchema, runSql, TEST_DATABASE_URL, withSchemaLock } from '../helpers/server.js';
 
 /** A bound well under the node's own 10 s limit: a node with one socket and one request has nothing slow to wait for. */
 const SHUTDOWN_BOUND_MS = 5000;
@@ -20,16 +20,18 @@ describe('graceful shutdown on SIGTERM', () => {
   afterAll(async () => {
     if (node !== undefined && node.child.exitCode === null && node.child.signalCode === null) await node.kill();
     fs.rmSync(dataDir, { recursive: true, force: true });
-    if (TEST_DATABASE_URL !== undefined) await runSql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    if (TEST_DATABASE_URL !== undefined) await dropSchema(schema);
   });
 
   // The 90 s timeout leaves room for starting a node process on a busy machine.
   it('drains, finishes requests, exits 0', async () => {
     if (TEST_DATABASE_URL !== undefined) await runSql(`CREATE SCHEMA ${schema}`);
-    node = await startNodeProcess({
+    const env = {
       CHATTERBOX_DATA_DIR: dataDir,
       ...(TEST_DATABASE_URL !== undefined && { DATABASE_URL: TEST_DATABASE_URL, CHATTERBOX_DATABASE_SCHEMA: schema }),
-    });
+    };
+    // The node runs the migrator, which must not overlap another worker's schema drop.
+    node = TEST_DATABASE_URL === undefined ? await startNodeProcess(env) : await withSchemaLock(() => startNodeProcess(env));
     const alice = await buildUser(node.url, 'alice');
     const bob = await buildUser(node.url, 'bob');
     const team = await buildTeam(alice, [bob]);

@@ -10,7 +10,7 @@ import { DeliveryChecker } from '../helpers/delivery-checker.js';
 import { buildTeam, buildUser } from '../helpers/factories.js';
 import { waitUntil } from '../helpers/realtime.js';
 import { deleteRedisKeys, TEST_REDIS_URL } from '../helpers/redis.js';
-import { runSql, TEST_DATABASE_URL } from '../helpers/server.js';
+import { dropSchema, runSql, TEST_DATABASE_URL, withSchemaLock } from '../helpers/server.js';
 import { startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
 
 const POSTS = 40;
@@ -25,6 +25,11 @@ describe('losing a node with SIGKILL', () => {
   const nodes: NodeProcess[] = [];
   const live = () => nodes.filter((node) => node.child.exitCode === null && node.child.signalCode === null);
 
+  /** Starts a node; on PostgreSQL under the schema lock, because every start runs the migrator. */
+  function startNode(): Promise<NodeProcess> {
+    return TEST_DATABASE_URL === undefined ? startNodeProcess(env()) : withSchemaLock(() => startNodeProcess(env()));
+  }
+
   function env(): Record<string, string> {
     return {
       CHATTERBOX_DATA_DIR: dataDir,
@@ -36,19 +41,19 @@ describe('losing a node with SIGKILL', () => {
   afterAll(async () => {
     await Promise.all(live().map((node) => node.stop()));
     fs.rmSync(dataDir, { recursive: true, force: true });
-    if (TEST_DATABASE_URL !== undefined) await runSql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    if (TEST_DATABASE_URL !== undefined) await dropSchema(schema);
     if (CLUSTER) await deleteRedisKeys(TEST_REDIS_URL as string, redisPrefix);
   });
 
   it('loses no acknowledged message, stores each retried post once, and its clients resume elsewhere', async () => {
     if (TEST_DATABASE_URL !== undefined) await runSql(`CREATE SCHEMA ${schema}`);
-    nodes.push(await startNodeProcess(env()));
-    if (CLUSTER) nodes.push(await startNodeProcess(env()));
+    nodes.push(await startNode());
+    if (CLUSTER) nodes.push(await startNode());
     await survive('killed', (victim) => victim.kill());
   });
 
   it('drains a node stopped with SIGTERM, as in a rolling restart', async () => {
-    if (CLUSTER) nodes.push(await startNodeProcess(env()));
+    if (CLUSTER) nodes.push(await startNode());
     await survive('drained', async (victim) => {
       expect(await victim.stop()).toBe(0);
       const closes = victim.logs.filter((entry) => entry.msg === 'shutting down');
@@ -96,7 +101,7 @@ describe('losing a node with SIGKILL', () => {
     await waitUntil(() => acknowledged >= KILL_AFTER, 20_000, 'the first posts');
     await stopVictim(victim);
     // A lone node is started again on the same data, as a supervisor would.
-    if (live().length === 0) nodes.push(await startNodeProcess(env()));
+    if (live().length === 0) nodes.push(await startNode());
     await poster;
 
     const survivor = live()[0] as NodeProcess;

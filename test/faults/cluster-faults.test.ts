@@ -12,7 +12,7 @@ import { buildUser, type TestUser } from '../helpers/factories.js';
 import { HAPROXY_INSTALLED, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
 import { startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
 import { deleteRedisKeys, TEST_REDIS_URL } from '../helpers/redis.js';
-import { runSql, TEST_DATABASE_URL } from '../helpers/server.js';
+import { dropSchema, runSql, TEST_DATABASE_URL } from '../helpers/server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 /** Sizes of the run; the defaults fit a shared 2-core machine, and the environment can raise them. */
@@ -95,7 +95,7 @@ describe.runIf(HAPROXY_INSTALLED && TEST_DATABASE_URL !== undefined && TEST_REDI
     await postgresProxy?.close();
     await redisProxy?.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
-    await runSql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await dropSchema(schema);
     await deleteRedisKeys(TEST_REDIS_URL as string, redisPrefix);
     figures.resyncs = checker.resyncs;
     console.log(`fault figures: ${JSON.stringify(figures)}`);

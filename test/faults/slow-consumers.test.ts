@@ -11,7 +11,7 @@ import { buildUser, type TestUser } from '../helpers/factories.js';
 import { startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
 import { waitUntil } from '../helpers/realtime.js';
 import { deleteRedisKeys, TEST_REDIS_URL } from '../helpers/redis.js';
-import { runSql, TEST_DATABASE_URL } from '../helpers/server.js';
+import { dropSchema, runSql, TEST_DATABASE_URL } from '../helpers/server.js';
 
 /** Sizes of the run, for a shared 2-core machine. Every client is a member of every channel. */
 const USERS = 50;
@@ -116,7 +116,7 @@ describe.runIf(TEST_DATABASE_URL !== undefined && TEST_REDIS_URL !== undefined)(
     for (const reader of stalled) reader.realtime.stop();
     await node?.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
-    await runSql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await dropSchema(schema);
     await deleteRedisKeys(TEST_REDIS_URL as string, redisPrefix);
     console.log(`slow consumer figures: ${JSON.stringify(figures)}`);
   }, 60_000);

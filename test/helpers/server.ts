@@ -81,9 +81,10 @@ export function schemaFor(dataDir: string): string {
 /**
  * Serializes migrations and schema drops across test workers. Kysely's
  * migrator lists tables of every schema, and that query fails if another
- * worker drops a schema while it runs.
+ * worker drops a schema while it runs. Node processes that a test starts on
+ * PostgreSQL migrate too, so their start holds the lock as well.
  */
-async function withSchemaLock<T>(work: () => Promise<T>): Promise<T> {
+export async function withSchemaLock<T>(work: () => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await client.connect();
   try {
@@ -92,6 +93,11 @@ async function withSchemaLock<T>(work: () => Promise<T>): Promise<T> {
   } finally {
     await client.end();
   }
+}
+
+/** Drops a schema of the test database, holding the schema lock. */
+export function dropSchema(schema: string): Promise<void> {
+  return withSchemaLock(() => runSql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
 }
 
 /** Runs one statement on the test database with a connection of its own. */

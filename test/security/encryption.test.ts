@@ -10,10 +10,14 @@ import { buildConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { DatabaseKeyError } from '../../src/storage/sqlite-encryption.js';
 import { buildTeam, buildUser } from '../helpers/factories.js';
+import { TEST_DATABASE_URL } from '../helpers/server.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const KEY = 'test-key-for-the-canary-run';
 const CANARIES = 1000;
+// Encryption at rest applies to the SQLite file alone, so the PostgreSQL pass of the suite would run
+// these tests again unchanged; they run in the SQLite pass only.
+const SQLITE_PASS = TEST_DATABASE_URL === undefined;
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -26,10 +30,7 @@ function tempDataDir(): string {
   return dir;
 }
 
-/**
- * Starts a server on the embedded SQLite file of `dataDir`, even when
- * TEST_DATABASE_URL is set, because encryption at rest applies to SQLite only.
- */
+/** Starts a server on the embedded SQLite file of `dataDir`, encrypted with `databaseKey` unless it is empty. */
 async function startSqlite(dataDir: string, databaseKey: string): Promise<{ server: ChatterBox; url: string }> {
   const config = buildConfig({ port: 0, dataDir, databaseKey, rateLimits: { registrationsPerAddressPerHour: 1_000_000, postsPerUserPerMinute: 100_000 } });
   const server = await buildChatterBox(config, createLogger('silent'));
@@ -73,7 +74,7 @@ function runCli(env: Record<string, string>): { status: number | null; stdout: s
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-describe('canaries', () => {
+describe.runIf(SQLITE_PASS)('canaries', () => {
   test('no canary readable in encrypted files', async () => {
     const dataDir = tempDataDir();
     const { server, url } = await startSqlite(dataDir, KEY);
@@ -108,7 +109,7 @@ describe('canaries', () => {
   });
 });
 
-describe('key checks at start', () => {
+describe.runIf(SQLITE_PASS)('key checks at start', () => {
   async function createEncrypted(key: string): Promise<string> {
     const dataDir = tempDataDir();
     const { server, url } = await startSqlite(dataDir, key);
@@ -164,7 +165,7 @@ describe('key checks at start', () => {
   }, 40_000);
 });
 
-describe('rekey command', () => {
+describe.runIf(SQLITE_PASS)('rekey command', () => {
   test('rotates key and keeps data', async () => {
     const dataDir = tempDataDir();
     const first = await startSqlite(dataDir, KEY);
