@@ -21,9 +21,8 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, ...BROWSER_TESTS, ...FAULT_TESTS],
           sequence: { groupOrder: 0 },
-          // Each file builds its own servers, users and teams and closes them, and no helper keeps
-          // hooks or state that a later file could see, so a worker loads the server's modules
-          // once for all its files instead of once per file.
+          // Each file builds its own servers, users and teams and closes them. No helper keeps hooks
+          // or state that a later file could see. So a worker loads the modules once for all its files.
           isolate: false,
         },
       },

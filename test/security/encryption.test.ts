@@ -15,8 +15,8 @@ import { TEST_DATABASE_URL } from '../helpers/server.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const KEY = 'test-key-for-the-canary-run';
 const CANARIES = 1000;
-// Encryption at rest applies to the SQLite file alone, so the PostgreSQL pass of the suite would run
-// these tests again unchanged; they run in the SQLite pass only.
+// Encryption at rest applies to the SQLite file alone. The PostgreSQL pass would run these tests
+// again unchanged, so they run in the SQLite pass only.
 const SQLITE_PASS = TEST_DATABASE_URL === undefined;
 
 const cleanups: Array<() => Promise<void> | void> = [];
