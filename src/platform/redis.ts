@@ -64,6 +64,10 @@ export function createRedisClient(url: string, connectionName: string, logger: L
     connectionName,
     enableOfflineQueue: false,
     enableAutoPipelining: options.autoPipelining ?? false,
+    // Each subscriber sends its own subscriptions again on 'ready' and handles their failures.
+    // ioredis's own resubscription would send them twice, and with the offline queue off its
+    // unhandled rejection, when the link drops again at once, would end the process.
+    autoResubscribe: false,
   });
 
   const errors = new RepeatThrottle();
