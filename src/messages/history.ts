@@ -92,7 +92,7 @@ export async function readLatestPageBody(
   const db = ctx.storage.db;
   await accessConversation(db, conversationId, auth.user.id, 'read');
 
-  // Read before the page, so the page holds at least every change up to this position.
+  // Read before the page, so the page contains at least every change up to this position.
   const generation = ctx.pageCache.generation;
   const stream = conversationStream(conversationId);
   const mark = (await getStreamPositions(db, [stream])).get(stream);

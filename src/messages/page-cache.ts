@@ -21,13 +21,13 @@ interface CachedPage {
  * at. Every change a page shows (a post, edit, deletion, reaction, thread
  * reply, file update or import) appends an event to that stream in the same
  * transaction. So a reader that finds the stream at the same position finds
- * the same page. Retention purges change messages without an event: the node
- * that purges forgets the conversation's page, and other nodes keep theirs
+ * the same page. Retention purges change messages without an event. So the
+ * purging node drops the conversation's page, and other nodes keep theirs
  * for at most `maxAgeMs`.
  */
 export class LatestPageCache {
   readonly #pages: LRUCache<string, CachedPage> | undefined;
-  #forgets = 0;
+  #forgetCount = 0;
 
   /** `maxBytes` bounds the encoded pages kept; 0 turns the cache off. */
   constructor(options: { maxBytes: number; maxAgeMs: number }) {
@@ -49,7 +49,7 @@ export class LatestPageCache {
 
   /** A value to pass to `store` for a page that is read after this call. */
   get generation(): number {
-    return this.#forgets;
+    return this.#forgetCount;
   }
 
   /**
@@ -59,7 +59,7 @@ export class LatestPageCache {
    * since it may hold rows that a purge removed while it was read.
    */
   store(conversationId: string, limit: number, mark: StreamMark, body: Buffer, generation: number): void {
-    if (generation !== this.#forgets) return;
+    if (generation !== this.#forgetCount) return;
     const kept = this.#pages?.peek(conversationId);
     if (kept !== undefined && kept.mark.lastSeq > mark.lastSeq) return;
     this.#pages?.set(conversationId, { limit, mark, body });
@@ -67,7 +67,7 @@ export class LatestPageCache {
 
   /** Drops the conversation's page, after a change that appended no event to its stream. */
   forget(conversationId: string): void {
-    this.#forgets += 1;
+    this.#forgetCount += 1;
     this.#pages?.delete(conversationId);
   }
 }

@@ -27,7 +27,7 @@ export interface Config {
   wsTicketTtlMs: number;
   /** Bytes of encoded latest history pages a node keeps, one per conversation; 0 turns the cache off. */
   historyCacheBytes: number;
-  /** Longest time a node serves a cached page, which bounds how long another node's retention purge goes unseen. */
+  /** Maximum time a node serves a cached page, which bounds how long another node's retention purge goes unseen. */
   historyCacheMaxAgeMs: number;
   maxBodyBytes: number;
   maxMessageChars: number;
