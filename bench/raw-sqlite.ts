@@ -10,7 +10,7 @@
  *     Runs the query behind "latest 50 messages" of a channel in a loop.
  */
 import { randomUUID } from 'node:crypto';
-import BetterSqlite3 from 'better-sqlite3';
+import BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
 import { LatencyHistogram } from './lib/stats.js';
 import { buildPayload } from './lib/payload.js';
 

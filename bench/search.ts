@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
 import type { Auth } from '../src/accounts/actions.js';
 import { buildChatterBox, type ChatterBox } from '../src/http/app.js';
 import { buildConfig } from '../src/platform/config.js';

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import BetterSqlite3 from 'better-sqlite3';
+import BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
 import { ApiClient } from '../src/client/api.js';
 import { buildChatterBox } from '../src/http/app.js';
 import { buildConfig } from '../src/platform/config.js';

@@ -1,6 +1,6 @@
 /**
- * Compares the cost of SQLite commits and reads under better-sqlite3, under
- * better-sqlite3-multiple-ciphers without a key, and with a SQLCipher 4 key,
+ * Compares the cost of SQLite commits and reads under
+ * better-sqlite3-multiple-ciphers without a key and with a SQLCipher 4 key,
  * on one-row transactions in WAL mode with synchronous=NORMAL, as the server
  * runs. Prints the median of seven rounds, in microseconds per operation.
  *
@@ -9,7 +9,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
 import MultipleCiphers from 'better-sqlite3-multiple-ciphers';
 
 type Database = MultipleCiphers.Database;
@@ -33,7 +32,6 @@ function measure(make: (file: string) => Database): [number, number] {
   return [Number(t1 - t0) / 10_000 / 1000, Number(t2 - t1) / 10_000 / 1000];
 }
 const makers: Record<string, (file: string) => Database> = {
-  'better-sqlite3': (file) => new BetterSqlite3(file) as unknown as Database,
   'ciphers, no key': (file) => new MultipleCiphers(file),
   'ciphers, key': (file) => {
     const db = new MultipleCiphers(file);
