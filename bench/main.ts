@@ -48,6 +48,18 @@ function parseArguments(argv: readonly string[]): { scenarios: Scenario[]; smoke
   return { scenarios: names as Scenario[], smoke, messages };
 }
 
+/** Fan-outs of the delivery scenario: BENCH_FANOUTS (comma-separated) or 20 and 100; the smoke run takes 20. */
+function deliveryFanouts(smoke: boolean): number[] {
+  const listed = process.env.BENCH_FANOUTS;
+  if (listed === undefined || listed === '') return smoke ? [20] : [20, 100];
+  const fanouts = listed.split(',').map(Number);
+  if (fanouts.some((fanout) => !Number.isInteger(fanout) || fanout < 2)) {
+    console.error(`Invalid BENCH_FANOUTS "${listed}"; expected integers of at least 2, such as 20,100`);
+    process.exit(2);
+  }
+  return fanouts;
+}
+
 async function main(): Promise<void> {
   const { scenarios, smoke, messages } = parseArguments(process.argv.slice(2));
   if (pinSelfToClientCore()) return;
@@ -60,7 +72,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   for (const scenario of scenarios) {
     progress(`scenario ${scenario}`);
-    if (scenario === 'delivery') await runDelivery(settings, smoke ? [20] : [20, 100]);
+    if (scenario === 'delivery') await runDelivery(settings, deliveryFanouts(smoke));
     if (scenario === 'storage') await runStorage(settings);
     if (scenario === 'history') await runHistory(settings);
     if (scenario === 'connections') await runConnections(settings, smoke ? [500] : [5000, 15000]);
