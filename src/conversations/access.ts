@@ -1,6 +1,8 @@
+import { sql } from 'kysely';
 import { AppError } from '../platform/errors.js';
 import type { Db, Tx } from '../storage/database.js';
-import { prepareQuery, type Param } from '../storage/compiled-query.js';
+import { PreparedListQuery, prepareQuery, type Param } from '../storage/compiled-query.js';
+import type { GroupReads } from '../storage/group-reads.js';
 import { memberNotifiedOfAllQuery } from '../notifications/queries.js';
 import type { ConversationRow, TeamMemberRow, TeamRow } from '../storage/schema.js';
 import { isTeamAdmin } from '../teams/access.js';
@@ -62,45 +64,86 @@ export async function accessConversationToPost(
   db: Db | Tx,
   conversationId: string,
   userId: string,
+  reads?: GroupReads,
 ): Promise<ConversationAccess & { memberNotifiedOfAll: boolean }> {
-  const row = (await conversationToPostQuery.execute(db, { conversationId, userId })).rows[0];
+  const row = await findPostAccessRow(db, conversationId, userId, reads);
   if (row === undefined) return { ...checkAccess(undefined, 'write'), memberNotifiedOfAll: false };
   // SQLite returns EXISTS as 0 or 1, PostgreSQL as a boolean.
   const { notified_of_all, ...caller } = row;
   return { ...checkAccess(splitCallerRow(caller, userId), 'write'), memberNotifiedOfAll: Boolean(notified_of_all) };
 }
 
+/**
+ * Reads the post access row of `userId`. In a keyed CommitGroup, whose units are posts to one
+ * conversation with their authors as hints, the first post reads the rows of every author in one
+ * statement and the others reuse them. That saves a round trip per post on PostgreSQL. Posts
+ * change no membership, so a row read for a later post of the group is still current.
+ */
+async function findPostAccessRow(db: Db | Tx, conversationId: string, userId: string, reads: GroupReads | undefined): Promise<PostAccessRow | undefined> {
+  if (reads !== undefined && reads.hints.length > 1 && reads.hints.includes(userId)) {
+    const authors = [...new Set(reads.hints)];
+    const rows = await reads.once(`post-access:${conversationId}`, () => readPostAccessOfAuthors(db, conversationId, authors));
+    const row = rows.get(userId);
+    if (row !== undefined) return row;
+  }
+  return (await conversationToPostQuery.execute(db, { conversationId, userId })).rows[0];
+}
+
+/**
+ * Reads what accessConversationToPost reads for one author, for each of `authorIds` in one
+ * statement, by author. The map is empty when the conversation does not exist.
+ */
+async function readPostAccessOfAuthors(db: Db | Tx, conversationId: string, authorIds: readonly string[]): Promise<Map<string, PostAccessRow>> {
+  const { rows } = await postAccessOfAuthorsQuery.execute(db, authorIds, { conversationId });
+  const byAuthor = new Map<string, PostAccessRow>();
+  for (const { author_id, ...row } of rows) byAuthor.set(author_id, row);
+  return byAuthor;
+}
+
+// The padding '' is no user's id, so its row has neither membership and no post looks it up.
+const postAccessOfAuthorsQuery = new PreparedListQuery<string, PostAccessRow & { author_id: string }, { conversationId: string }>('', (db, authorIds, param) =>
+  db
+    // A VALUES list names its column column1 on both SQLite and PostgreSQL.
+    .selectFrom(sql<{ column1: string }>`(values ${sql.join(authorIds.map((id) => sql`(${id})`))})`.as('u'))
+    .innerJoin('conversations as c', (join) => join.on('c.id', '=', param('conversationId')))
+    .innerJoin('teams as t', 't.id', 'c.team_id')
+    .leftJoin('team_members as tm', (join) => join.onRef('tm.team_id', '=', 'c.team_id').onRef('tm.user_id', '=', 'u.column1'))
+    .leftJoin('conversation_members as cm', (join) => join.onRef('cm.conversation_id', '=', 'c.id').onRef('cm.user_id', '=', 'u.column1'))
+    .select(CALLER_COLUMNS)
+    .select((eb) => [eb.exists(memberNotifiedOfAllQuery(db, eb.ref('c.id'), eb.ref('u.column1'))).as('notified_of_all'), 'u.column1 as author_id']),
+);
+
+// Listed rather than `c.*`: on PostgreSQL the single-caller queries run as named prepared statements,
+// which fail with "cached plan must not change result type" once a migration adds a column to the table.
+const CALLER_COLUMNS = [
+  'c.id',
+  'c.team_id',
+  'c.kind',
+  'c.name',
+  'c.topic',
+  'c.purpose',
+  'c.dm_key',
+  'c.created_by',
+  'c.created_at',
+  'c.updated_at',
+  'c.archived_at',
+  't.name as team_name',
+  't.created_by as team_created_by',
+  't.created_at as team_created_at',
+  't.general_conversation_id as team_general_conversation_id',
+  'tm.role as team_role',
+  'tm.joined_at as team_joined_at',
+  'cm.user_id as member_id',
+] as const;
+
 function selectConversationWithCaller(db: Db | Tx, param: Param<{ conversationId: string; userId: string }>) {
-  return (
-    db
-      .selectFrom('conversations as c')
-      .innerJoin('teams as t', 't.id', 'c.team_id')
-      .leftJoin('team_members as tm', (join) => join.onRef('tm.team_id', '=', 'c.team_id').on('tm.user_id', '=', param('userId')))
-      .leftJoin('conversation_members as cm', (join) => join.onRef('cm.conversation_id', '=', 'c.id').on('cm.user_id', '=', param('userId')))
-      // Columns listed rather than `c.*`: on PostgreSQL this runs as a named prepared statement, which
-      // fails with "cached plan must not change result type" once a migration adds a column to the table.
-      .select([
-        'c.id',
-        'c.team_id',
-        'c.kind',
-        'c.name',
-        'c.topic',
-        'c.purpose',
-        'c.dm_key',
-        'c.created_by',
-        'c.created_at',
-        'c.updated_at',
-        'c.archived_at',
-        't.name as team_name',
-        't.created_by as team_created_by',
-        't.created_at as team_created_at',
-        't.general_conversation_id as team_general_conversation_id',
-        'tm.role as team_role',
-        'tm.joined_at as team_joined_at',
-        'cm.user_id as member_id',
-      ])
-      .where('c.id', '=', param('conversationId'))
-  );
+  return db
+    .selectFrom('conversations as c')
+    .innerJoin('teams as t', 't.id', 'c.team_id')
+    .leftJoin('team_members as tm', (join) => join.onRef('tm.team_id', '=', 'c.team_id').on('tm.user_id', '=', param('userId')))
+    .leftJoin('conversation_members as cm', (join) => join.onRef('cm.conversation_id', '=', 'c.id').on('cm.user_id', '=', param('userId')))
+    .select(CALLER_COLUMNS)
+    .where('c.id', '=', param('conversationId'));
 }
 
 /** Reads a conversation, its team and the caller's two memberships in one query. */
@@ -112,6 +155,7 @@ const conversationToPostQuery = prepareQuery<{ conversationId: string; userId: s
 );
 
 type CallerRow = NonNullable<Awaited<ReturnType<typeof conversationWithCallerQuery.execute>>['rows'][number]>;
+type PostAccessRow = NonNullable<Awaited<ReturnType<typeof conversationToPostQuery.execute>>['rows'][number]>;
 
 interface ConversationWithCaller {
   conversation: ConversationRow;

@@ -70,9 +70,10 @@ export async function postMessage(
 
   try {
     // Posts to one conversation wait for its `streams` row lock in turn, so on PostgreSQL those
-    // arriving together share one transaction and one commit (the group key).
-    const { message, files, jobs } = await commitWithEvents(ctx, async (tx, events, now, deferred) => {
-      const access = await accessConversationToPost(tx, conversationId, auth.user.id);
+    // arriving together share one transaction and one commit (the group key), and the first reads
+    // the access of every author of the group (the hint).
+    const { message, files, jobs } = await commitWithEvents(ctx, async (tx, events, now, deferred, reads) => {
+      const access = await accessConversationToPost(tx, conversationId, auth.user.id, reads);
       const root = body.thread_root_id === undefined ? undefined : await findThreadRoot(tx, conversationId, body.thread_root_id);
       const mentions = await resolveMentions(tx, access, auth.user.id, parsed);
       const entities = JSON.stringify(mentions.entities);
@@ -92,7 +93,7 @@ export async function postMessage(
       await recordMentions(tx, events, message, mentions, { replacing: false });
       await recordPostReads(tx, events, message, root, mentions.memberIds, now);
       return { message, files, jobs: notify || claimed.length > 0 };
-    }, { groupKey: conversationId });
+    }, { groupKey: conversationId, groupHint: auth.user.id });
     // Each poke costs the runner a scan, so only a post that enqueued a job wakes it.
     if (jobs) ctx.jobs.poke();
     return { message, created: true, files };

@@ -113,7 +113,7 @@ export async function listMemberSettings(
  * runs it inside its access check (accessConversationToPost), with the conversation id a
  * reference to the checked row.
  */
-export function memberNotifiedOfAllQuery(db: Db | Tx, conversationId: string | Expression<string>, authorId: string) {
+export function memberNotifiedOfAllQuery(db: Db | Tx, conversationId: string | Expression<string>, authorId: string | Expression<string>) {
   return db
     .selectFrom('conversation_members as cm')
     .leftJoin('notification_preferences as np', 'np.user_id', 'cm.user_id')

@@ -4,6 +4,7 @@ import type { Storage, Tx } from '../storage/database.js';
 import type { EventBus } from '../realtime/event-bus.js';
 import { EventWriter } from '../storage/streams.js';
 import { DeferredWrites } from '../storage/deferred-writes.js';
+import { GroupReads } from '../storage/group-reads.js';
 import type { CommitGroup } from '../storage/commit-group.js';
 import type { RateLimits } from '../http/rate-limits.js';
 import type { SessionCache } from '../accounts/session-cache.js';
@@ -39,6 +40,9 @@ export interface AppContext {
   now: () => number;
 }
 
+/** Work of one transaction. `reads` contains what the units of a grouped transaction share (see GroupReads). */
+export type TransactionWork<T> = (tx: Tx, events: EventWriter, now: number, deferred: DeferredWrites, reads: GroupReads) => Promise<T>;
+
 /** Attempts of a transaction that fails on a deadlock or serialization conflict. */
 const MAX_TRANSACTION_ATTEMPTS = 3;
 
@@ -49,18 +53,19 @@ const MAX_TRANSACTION_ATTEMPTS = 3;
  * deadlock or serialization conflict runs again from the start. Where the
  * storage groups every commit (SQLite), the work joins the current group. Where
  * it groups by key (PostgreSQL), work given a `groupKey` joins the current group
- * of that key, so it must not wait for other work of the same key. The
+ * of that key, so it must not wait for other work of the same key, and its
+ * `groupHint` reaches the other units of the group (see GroupReads). The
  * writes that `work` adds to `deferred` run after it (in a group, after
  * the group's last unit), just before the commit.
  */
 export async function commitWithEvents<T>(
   ctx: AppContext,
-  work: (tx: Tx, events: EventWriter, now: number, deferred: DeferredWrites) => Promise<T>,
-  options: { groupKey?: string } = {},
+  work: TransactionWork<T>,
+  options: { groupKey?: string; groupHint?: string } = {},
 ): Promise<T> {
   const group = ctx.storage.commitGroup;
   if (group !== undefined && (!group.keyed || options.groupKey !== undefined)) {
-    return commitInGroup(ctx, group, work, options.groupKey);
+    return commitInGroup(ctx, group, work, options.groupKey, options.groupHint);
   }
 
   for (let attempt = 1; ; attempt += 1) {
@@ -70,7 +75,7 @@ export async function commitWithEvents<T>(
       const result = await ctx.storage.db.transaction().execute(async (tx) => {
         writer = new EventWriter(tx, now, ctx.storage.dialect);
         const deferred = new DeferredWrites();
-        const result = await work(tx, writer, now, deferred);
+        const result = await work(tx, writer, now, deferred, new GroupReads());
         await deferred.run(tx);
         return result;
       });
@@ -86,12 +91,13 @@ export async function commitWithEvents<T>(
 async function commitInGroup<T>(
   ctx: AppContext,
   group: CommitGroup,
-  work: (tx: Tx, events: EventWriter, now: number, deferred: DeferredWrites) => Promise<T>,
+  work: TransactionWork<T>,
   key: string | undefined,
+  hint: string | undefined,
 ): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      const { result, events } = await group.run(work, key);
+      const { result, events } = await group.run(work, key, hint);
       if (events.events.length > 0) ctx.bus.publish(events.events);
       return result;
     } catch (error) {

@@ -1,6 +1,7 @@
 import { CompiledQuery } from 'kysely';
 import type { Db, Tx } from './database.js';
 import { DeferredWrites } from './deferred-writes.js';
+import { GroupReads } from './group-reads.js';
 import { EventWriter, StreamSequences } from './streams.js';
 import type { StorageDialect } from './dialects/dialect.js';
 
@@ -17,11 +18,15 @@ const ROLLBACK_TO = CompiledQuery.raw('ROLLBACK TO SAVEPOINT unit');
  */
 export const MAX_KEYED_GROUP_UNITS = 64;
 
-/** A unit of work. `deferred` is shared by the group's units and runs after all of them, before the commit. */
-type Work<T> = (tx: Tx, events: EventWriter, now: number, deferred: DeferredWrites) => Promise<T>;
+/**
+ * A unit of work. `deferred` is shared by the group's units and runs after all of them, before the
+ * commit. `reads` contains the values the units share and, in a keyed group, every unit's hint.
+ */
+type Work<T> = (tx: Tx, events: EventWriter, now: number, deferred: DeferredWrites, reads: GroupReads) => Promise<T>;
 
 interface Pending {
   work: Work<unknown>;
+  hint: string | undefined;
   resolve: (outcome: { result: unknown; events: EventWriter }) => void;
   reject: (error: unknown) => void;
 }
@@ -60,12 +65,13 @@ export class CommitGroup {
   /**
    * Runs `work` in the next group of `key` and resolves after that group commits.
    * Rejects with the unit's own error, or with the commit's error for every unit of the group.
+   * A keyed group gives every unit the `hint` of each of its units (see GroupReads).
    */
-  run<T>(work: Work<T>, key = ''): Promise<{ result: T; events: EventWriter }> {
+  run<T>(work: Work<T>, key = '', hint?: string): Promise<{ result: T; events: EventWriter }> {
     const queueKey = this.keyed ? key : '';
     return new Promise((resolve, reject) => {
       const queue = this.#queues.get(queueKey);
-      const unit = { work, resolve, reject } as Pending;
+      const unit = { work, hint, resolve, reject } as Pending;
       if (queue !== undefined) {
         queue.push(unit);
         return;
@@ -121,10 +127,11 @@ export class CommitGroup {
       await this.#db.transaction().execute(async (tx) => {
         const sequences = this.#sequences();
         const deferred = new DeferredWrites();
+        const reads = this.#reads(group);
         for (const [index, unit] of group.entries()) {
           const events = new EventWriter(tx, now, this.#dialect, sequences);
           try {
-            outcomes.push({ result: await unit.work(tx, events, now, deferred), events });
+            outcomes.push({ result: await unit.work(tx, events, now, deferred, reads), events });
           } catch (error) {
             failure = { index, error };
             throw error;
@@ -152,13 +159,14 @@ export class CommitGroup {
       await this.#db.transaction().execute(async (tx) => {
         const sequences = this.#sequences();
         const deferred = new DeferredWrites();
+        const reads = this.#reads(group);
         for (const unit of group) {
           const events = new EventWriter(tx, now, this.#dialect, sequences);
           const mark = sequences?.mark();
           const deferredMark = deferred.mark();
           await tx.executeQuery(SAVEPOINT);
           try {
-            const result = await unit.work(tx, events, now, deferred);
+            const result = await unit.work(tx, events, now, deferred, reads);
             await tx.executeQuery(RELEASE);
             outcomes.push({ ok: true, result, events });
           } catch (error) {
@@ -184,6 +192,15 @@ export class CommitGroup {
       else if (outcome.ok) unit.resolve({ result: outcome.result, events: outcome.events });
       else unit.reject(outcome.error);
     });
+  }
+
+  // An unkeyed group may contain any work, which may change what one unit would read for the others.
+  // So only keyed groups, which contain posts alone, pass the hints that let a unit read for all.
+  #reads(group: Pending[]): GroupReads {
+    if (!this.keyed) return new GroupReads();
+    const hints: string[] = [];
+    for (const unit of group) if (unit.hint !== undefined) hints.push(unit.hint);
+    return new GroupReads(hints);
   }
 
   // A keyed group holds only work that reads no `streams` row (posts), so its units share the

@@ -119,31 +119,36 @@ type ListValues = Record<`${number}`, unknown>;
  * A query over a list of values (an `IN` list) that Kysely builds and compiles
  * once per list size, rounded up to a power of two, so a statement exists for
  * at most ten sizes up to 512 per engine. The unused places of a list are
- * filled with `padding`, which must match no row.
+ * filled with `padding`, which must match no row. Other values of each run
+ * come through `param`, as in a PreparedQuery, and their names must not be numbers.
  */
-export class PreparedListQuery<V, R> {
-  readonly #build: (db: Db | Tx, values: V[]) => Compilable<R>;
+export class PreparedListQuery<V, R, P extends Record<string, unknown> = Record<never, never>> {
+  readonly #build: (db: Db | Tx, values: V[], param: Param<P>) => Compilable<R>;
   readonly #padding: V;
-  readonly #bySize = new Map<number, PreparedQuery<ListValues, R>>();
+  readonly #bySize = new Map<number, PreparedQuery<ListValues & P, R>>();
 
-  constructor(padding: V, build: (db: Db | Tx, values: V[]) => Compilable<R>) {
+  constructor(padding: V, build: (db: Db | Tx, values: V[], param: Param<P>) => Compilable<R>) {
     this.#padding = padding;
     this.#build = build;
   }
 
-  /** Runs the query on `db` with `values`, at most 512 of them. */
-  execute(db: Db | Tx, values: readonly V[]): Promise<QueryResult<R>> {
+  /** Runs the query on `db` with `values`, at most 512 of them, and the named `parameters`. */
+  execute(db: Db | Tx, values: readonly V[], parameters?: P): Promise<QueryResult<R>> {
     if (values.length > MAX_LIST_VALUES) throw new RangeError(`A prepared list query takes at most ${MAX_LIST_VALUES} values, got ${values.length}`);
     const size = values.length <= 1 ? 1 : 2 ** Math.ceil(Math.log2(values.length));
     const padded: unknown[] = [...values];
     while (padded.length < size) padded.push(this.#padding);
-    return this.#query(size).execute(db, padded);
+    const named: Record<string, unknown> = { ...parameters };
+    for (const [index, value] of padded.entries()) named[index] = value;
+    return this.#query(size).execute(db, named as ListValues & P);
   }
 
-  #query(size: number): PreparedQuery<ListValues, R> {
+  #query(size: number): PreparedQuery<ListValues & P, R> {
     let query = this.#bySize.get(size);
     if (query === undefined) {
-      query = new PreparedQuery<ListValues, R>((db, param) => this.#build(db, Array.from({ length: size }, (_unused, index) => param(`${index}`) as V)));
+      query = new PreparedQuery<ListValues & P, R>((db, param) =>
+        this.#build(db, Array.from({ length: size }, (_unused, index) => param(`${index}`) as V), param as Param<P>),
+      );
       this.#bySize.set(size, query);
     }
     return query;
