@@ -133,7 +133,8 @@ function nodeEnv(setup: ClusterSetup): NodeJS.ProcessEnv {
  */
 async function startNode(setup: ClusterSetup, index: number): Promise<RunningServer> {
   setup.dataDirs[index] ??= makeDataDir(`cluster-node${index}`);
-  const node = await startChatterBox({ dataDir: setup.dataDirs[index]!, env: nodeEnv(setup) });
+  // BENCH_CPU_PROFILE_DIR=<folder> writes a V8 CPU profile of each node's whole run there.
+  const node = await startChatterBox({ dataDir: setup.dataDirs[index]!, env: nodeEnv(setup), cpuProfileDir: process.env.BENCH_CPU_PROFILE_DIR });
   const deadline = Date.now() + NODE_READY_TIMEOUT_MS;
   for (;;) {
     const response = await fetch(`${node.url}/readyz`).catch(() => undefined);
