@@ -79,7 +79,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
         statementTimeoutMs: 15_000,
         onIdleError: (error) => options.logger?.warn({ component: 'storage', err: error }, 'database connection lost'),
       })
-    : createSqliteDialect(path.join(options.dataDir, 'chatterbox.db'), options.databaseKey);
+    : createSqliteDialect(path.join(options.dataDir, 'chatterbox.db'), options.databaseKey, options.logger);
   const db = new Kysely<Database>({ dialect: dialect.createKyselyDialect() });
 
   const migrations = migrationsFor(dialect.name);

@@ -26,8 +26,11 @@ import type { Logger } from '../../platform/logger.js';
 /** Statements a reader keeps prepared, by SQL text. */
 const READER_STATEMENT_CACHE = 200;
 
-/** Runs in the worker: opens the file, then runs each posted statement and posts its rows or its error. */
-const WORKER_SOURCE = `
+/**
+ * Opens `connection` on workerData.file in a worker, with the SQLCipher settings of
+ * sqlite-encryption.ts when workerData.key is set. It needs workerData.driverPath.
+ */
+export const OPEN_IN_WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driverPath);
 const connection = new Database(workerData.file);
@@ -38,6 +41,10 @@ if (workerData.key !== '') {
   connection.pragma('temp_store = MEMORY');
 }
 connection.pragma('busy_timeout = 5000');
+`;
+
+/** Runs in the worker: opens the file, then runs each posted statement and posts its rows or its error. */
+const WORKER_SOURCE = `${OPEN_IN_WORKER_SOURCE}
 connection.pragma('query_only = ON');
 const statements = new Map();
 parentPort.on('message', ({ id, sql, parameters }) => {

@@ -5,12 +5,14 @@ import { openSqliteFile } from '../sqlite-encryption.js';
 import { SqliteDialect } from 'kysely';
 import type { StorageDialect } from './dialect.js';
 import { createSqliteReaderDialect } from './sqlite-reader.js';
+import { SqliteCheckpointer, WRITER_CHECKPOINT_PAGES } from './sqlite-checkpointer.js';
+import { createLogger, type Logger } from '../../platform/logger.js';
 
 /**
  * Opens the embedded default: one SQLite file in write-ahead-log mode,
- * encrypted when `key` is not empty.
+ * encrypted when `key` is not empty, checkpointed from a worker thread.
  */
-export function createSqliteDialect(file: string, key = ''): StorageDialect {
+export function createSqliteDialect(file: string, key = '', logger: Logger = createLogger('silent')): StorageDialect {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const connection = openSqliteFile(file, key);
   // The file contains password hashes and every message, so only its owner may read it.
@@ -22,6 +24,8 @@ export function createSqliteDialect(file: string, key = ''): StorageDialect {
   connection.pragma('synchronous = NORMAL');
   connection.pragma('foreign_keys = ON');
   connection.pragma('busy_timeout = 5000');
+  connection.pragma(`wal_autocheckpoint = ${WRITER_CHECKPOINT_PAGES}`);
+  const checkpointer = new SqliteCheckpointer(file, key, logger);
 
   const inserts = new Map<string, BetterSqlite3.Statement>();
   return {
@@ -42,6 +46,7 @@ export function createSqliteDialect(file: string, key = ''): StorageDialect {
       for (const statement of statements) await tx.executeQuery(statement);
     },
     close: async () => {
+      await checkpointer.close();
       if (connection.open) connection.close();
     },
   };
