@@ -74,10 +74,10 @@ export async function accessConversationToPost(
 }
 
 /**
- * Reads the post access row of `userId`. In a keyed CommitGroup, whose units are posts to one
- * conversation with their authors as hints, the first post reads the rows of every author in one
- * statement and the others reuse them. That saves a round trip per post on PostgreSQL. Posts
- * change no membership, so a row read for a later post of the group is still current.
+ * Reads the post access row of `userId`. A keyed CommitGroup's units are posts to one conversation,
+ * with their authors as hints. Given its `reads`, the first caller reads the rows of every author
+ * in one statement and the later ones reuse them, which saves a round trip per post on PostgreSQL. The caller must pass `reads` only while its transaction holds the conversation's
+ * `streams` row lock, so that no change of access can commit between the read and the last post.
  */
 async function findPostAccessRow(db: Db | Tx, conversationId: string, userId: string, reads: GroupReads | undefined): Promise<PostAccessRow | undefined> {
   if (reads !== undefined && reads.hints.length > 1 && reads.hints.includes(userId)) {

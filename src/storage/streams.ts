@@ -57,6 +57,11 @@ export class EventWriter {
     return this.#store(stream, seq, type, data, statements);
   }
 
+  /** True when this transaction has locked the stream's row and counts its numbers in memory (see StreamSequences). */
+  holdsRowLock(stream: StreamId): boolean {
+    return this.#sequences?.holdsRowLock(stream) === true;
+  }
+
   async #nextSeq(stream: StreamId): Promise<number> {
     const counted = this.#sequences?.takeNext(stream);
     if (counted !== undefined) return counted;
@@ -99,6 +104,11 @@ export class StreamSequences {
     this.#last.set(stream, last + 1);
     this.#behind.add(stream);
     return last + 1;
+  }
+
+  /** True when this transaction has locked the stream's row. */
+  holdsRowLock(stream: StreamId): boolean {
+    return this.#last.has(stream);
   }
 
   /** Records the number that the upsert of the stream's row returned. */

@@ -1,12 +1,15 @@
 import type { KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { accessConversationToPost } from '../../src/conversations/access.js';
+import { accessToPost } from '../../src/messages/actions.js';
+import { conversationStream } from '../../src/realtime/events.js';
 import { AppError } from '../../src/platform/errors.js';
 import { CommitGroup } from '../../src/storage/commit-group.js';
 import type { Tx } from '../../src/storage/database.js';
 import type { GroupReads } from '../../src/storage/group-reads.js';
+import type { EventWriter } from '../../src/storage/streams.js';
 import { buildChannel, buildTeam, buildUser, type TestUser } from '../helpers/factories.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startServer, TEST_DATABASE_URL, type TestServer } from '../helpers/server.js';
 
 // Runs on SQLite, or on PostgreSQL when TEST_DATABASE_URL is set. The app groups posts by
 // conversation only on PostgreSQL, so these tests build a keyed group themselves on either engine.
@@ -147,5 +150,46 @@ describe('posting in one group', () => {
     expect(texts).toEqual(expect.arrayContaining(['grouped 0', 'grouped 2', 'grouped 4']));
     expect(texts).not.toContain('grouped 1');
     expect(texts).not.toContain('grouped 3');
+  });
+});
+
+// Needs a second connection: on SQLite the removal would wait for the group's transaction.
+describe.runIf(TEST_DATABASE_URL !== undefined)('post access and a removal', () => {
+  test('removal before the row lock denies later posts', async () => {
+    const author = await buildUser(server.url, 'author');
+    const leaving = await buildUser(server.url, 'leaving');
+    const team = await buildTeam(owner, [author, leaving]);
+    const channel = await buildChannel(owner, team.id, { private: true, members: [author, leaving] });
+    const { db, dialect } = server.server.ctx.storage;
+    const group = new CommitGroup(db, dialect, () => Date.now(), { keyed: true });
+    let accessRead!: () => void;
+    const firstRead = new Promise<void>((resolve) => (accessRead = resolve));
+    let release!: () => void;
+    const removed = new Promise<void>((resolve) => (release = resolve));
+
+    // The first post reads its access, waits while the removal commits, then takes the row lock.
+    const first = group.run(async (tx: Tx, events: EventWriter, _now, _deferred, reads: GroupReads) => {
+      await accessToPost(tx, events, reads, channel.id, author.id);
+      accessRead();
+      await removed;
+      await events.append(conversationStream(channel.id), 'message.posted', { test: true });
+    }, channel.id, author.id);
+    const second = group.run(async (tx: Tx, events: EventWriter, _now, _deferred, reads: GroupReads): Promise<Outcome> => {
+      try {
+        await accessToPost(tx, events, reads, channel.id, leaving.id);
+        return { notifiedOfAll: false };
+      } catch (error) {
+        if (error instanceof AppError) return { code: error.code };
+        throw error;
+      }
+    }, channel.id, leaving.id);
+    await firstRead;
+    await owner.api.delete(`/api/conversations/${channel.id}/members/${leaving.id}`);
+    release();
+
+    await first;
+    const outcome = (await second).result;
+
+    expect(outcome).toEqual({ code: 'CONVERSATION_NOT_FOUND' });
   });
 });
