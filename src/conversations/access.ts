@@ -76,13 +76,13 @@ export async function accessConversationToPost(
 /**
  * Reads the post access row of `userId`. A keyed CommitGroup's units are posts to one conversation,
  * with their authors as hints. Given its `reads`, the first caller reads the rows of every author
- * in one statement and the later ones reuse them, which saves a round trip per post on PostgreSQL. The caller must pass `reads` only while its transaction holds the conversation's
- * `streams` row lock, so that no change of access can commit between the read and the last post.
+ * in one statement and the later ones reuse them, which saves a round trip per post on PostgreSQL.
+ * Pass `reads` only while the transaction holds the conversation's `streams` row lock, so that no
+ * change of access can commit between the read and the last post.
  */
 async function findPostAccessRow(db: Db | Tx, conversationId: string, userId: string, reads: GroupReads | undefined): Promise<PostAccessRow | undefined> {
   if (reads !== undefined && reads.hints.length > 1 && reads.hints.includes(userId)) {
-    const authors = [...new Set(reads.hints)];
-    const rows = await reads.once(`post-access:${conversationId}`, () => readPostAccessOfAuthors(db, conversationId, authors));
+    const rows = await reads.once(`post-access:${conversationId}`, () => readPostAccessOfAuthors(db, conversationId, [...new Set(reads.hints)]));
     const row = rows.get(userId);
     if (row !== undefined) return row;
   }

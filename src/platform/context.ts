@@ -5,7 +5,7 @@ import type { EventBus } from '../realtime/event-bus.js';
 import { EventWriter } from '../storage/streams.js';
 import { DeferredWrites } from '../storage/deferred-writes.js';
 import { GroupReads } from '../storage/group-reads.js';
-import type { CommitGroup } from '../storage/commit-group.js';
+import type { CommitGroup, TransactionWork } from '../storage/commit-group.js';
 import type { RateLimits } from '../http/rate-limits.js';
 import type { SessionCache } from '../accounts/session-cache.js';
 import type { LoginThrottle } from '../accounts/login-throttle.js';
@@ -39,9 +39,6 @@ export interface AppContext {
   jobs: JobRunner;
   now: () => number;
 }
-
-/** Work of one transaction. `reads` contains what the units of a grouped transaction share (see GroupReads). */
-export type TransactionWork<T> = (tx: Tx, events: EventWriter, now: number, deferred: DeferredWrites, reads: GroupReads) => Promise<T>;
 
 /** Attempts of a transaction that fails on a deadlock or serialization conflict. */
 const MAX_TRANSACTION_ATTEMPTS = 3;

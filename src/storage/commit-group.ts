@@ -22,10 +22,10 @@ export const MAX_KEYED_GROUP_UNITS = 64;
  * A unit of work. `deferred` is shared by the group's units and runs after all of them, before the
  * commit. `reads` contains the values the units share and, in a keyed group, every unit's hint.
  */
-type Work<T> = (tx: Tx, events: EventWriter, now: number, deferred: DeferredWrites, reads: GroupReads) => Promise<T>;
+export type TransactionWork<T> = (tx: Tx, events: EventWriter, now: number, deferred: DeferredWrites, reads: GroupReads) => Promise<T>;
 
 interface Pending {
-  work: Work<unknown>;
+  work: TransactionWork<unknown>;
   hint: string | undefined;
   resolve: (outcome: { result: unknown; events: EventWriter }) => void;
   reject: (error: unknown) => void;
@@ -67,7 +67,7 @@ export class CommitGroup {
    * Rejects with the unit's own error, or with the commit's error for every unit of the group.
    * A keyed group gives every unit the `hint` of each of its units (see GroupReads).
    */
-  run<T>(work: Work<T>, key = '', hint?: string): Promise<{ result: T; events: EventWriter }> {
+  run<T>(work: TransactionWork<T>, key = '', hint?: string): Promise<{ result: T; events: EventWriter }> {
     const queueKey = this.keyed ? key : '';
     return new Promise((resolve, reject) => {
       const queue = this.#queues.get(queueKey);

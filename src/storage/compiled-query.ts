@@ -138,6 +138,7 @@ export class PreparedListQuery<V, R, P extends Record<string, unknown> = Record<
     const size = values.length <= 1 ? 1 : 2 ** Math.ceil(Math.log2(values.length));
     const padded: unknown[] = [...values];
     while (padded.length < size) padded.push(this.#padding);
+    if (parameters === undefined) return this.#query(size).execute(db, padded as unknown as ListValues & P);
     const named: Record<string, unknown> = { ...parameters };
     for (const [index, value] of padded.entries()) named[index] = value;
     return this.#query(size).execute(db, named as ListValues & P);

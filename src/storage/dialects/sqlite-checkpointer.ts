@@ -45,7 +45,7 @@ export class SqliteCheckpointer {
       const skipped = this.#failures.take();
       if (skipped !== undefined) logger.warn({ component: 'storage', err: reply.error, skipped }, 'SQLite checkpoint failed; the writer checkpoints if the WAL keeps growing');
     });
-    this.#worker.on('error', (error) => logger.error({ component: 'storage', err: error }, 'SQLite checkpoint thread failed; the writer checkpoints from now on'));
+    this.#worker.on('error', (error) => logger.error({ component: 'storage', err: error }, `SQLite checkpoint thread failed; from now on the writer checkpoints past ${WRITER_CHECKPOINT_PAGES} WAL pages`));
     // The thread must not keep a process alive whose server has stopped.
     this.#worker.unref();
   }
