@@ -40,6 +40,8 @@ export interface PostResult {
   created: boolean;
   /** The message's attached files, in the order posted. */
   files: FileView[];
+  /** JSON of the message with its files, as its message.posted event carries it; absent on a retry. */
+  json?: string;
 }
 
 /**
@@ -72,7 +74,7 @@ export async function postMessage(
   try {
     // Posts to one conversation wait for its `streams` row lock in turn, so on PostgreSQL those
     // arriving together share one transaction and one commit (the group key).
-    const { message, files, jobs } = await commitWithEvents(ctx, async (tx, events, now, deferred, reads) => {
+    const { message, json, files, jobs } = await commitWithEvents(ctx, async (tx, events, now, deferred, reads) => {
       const access = await accessToPost(tx, events, reads, conversationId, auth.user.id);
       const root = body.thread_root_id === undefined ? undefined : await findThreadRoot(tx, conversationId, body.thread_root_id);
       const mentions = await resolveMentions(tx, access, auth.user.id, parsed);
@@ -89,14 +91,14 @@ export async function postMessage(
       const indexing = await indexNewMessage(ctx, tx, draft, access.conversation.team_id, deferred);
       const notify = mayNotify(draft, access.conversation, mentions.entities.mentions, access.memberNotifiedOfAll);
       const extra = notify ? [...indexing, messageNotificationsStatement(tx, draft, now)] : indexing;
-      const message = await insertMessage(tx, events, draft, root, files, extra, now);
+      const { message, json } = await insertMessage(tx, events, draft, root, files, extra, now);
       await recordMentions(tx, events, message, mentions, { replacing: false });
       await recordPostReads(tx, events, message, root, mentions.memberIds, now);
-      return { message, files, jobs: notify || claimed.length > 0 };
+      return { message, json, files, jobs: notify || claimed.length > 0 };
     }, { groupKey: conversationId, groupHint: auth.user.id });
     // Each poke costs the runner a scan, so only a post that enqueued a job wakes it.
     if (jobs) ctx.jobs.poke();
-    return { message, created: true, files };
+    return { message, created: true, files, json };
   } catch (error) {
     if (body.client_msg_id === undefined || !ctx.storage.dialect.isUniqueViolation(error)) throw error;
     const earlier = await findRetried(ctx, auth, conversationId, body.client_msg_id);
@@ -186,7 +188,8 @@ function draftMessage(input: NewMessage, now: number): Omit<MessageRow, 'seq'> {
  * Takes the conversation's next sequence number and stores the message with
  * its message.posted event, its author's read position and the `extra`
  * statements, in one statement on PostgreSQL. `files` are the files claimed
- * for it in the same transaction.
+ * for it in the same transaction. Returns the message and its view's JSON,
+ * which the event stores and its frame and the socket's ack reuse.
  */
 async function insertMessage(
   tx: Tx,
@@ -196,17 +199,20 @@ async function insertMessage(
   files: FileView[],
   extra: CompiledQuery[],
   now: number,
-): Promise<MessageRow> {
+): Promise<{ message: MessageRow; json: string }> {
   let message: MessageRow | undefined;
+  let json = '';
   await events.appendWith(conversationStream(draft.conversation_id), 'message.posted', (seq) => {
     message = { ...draft, seq };
     const insert = insertMessageQuery.compile(tx, { ...message, subtype: message.subtype ?? null, bot_profile: message.bot_profile ?? null });
-    return { data: { message: { ...presentMessage(message), files } }, statements: [insert, ...authorReadStatements(tx, message), ...extra] };
+    const view = { ...presentMessage(message), files };
+    json = JSON.stringify(view);
+    return { data: { message: view }, json: `{"message":${json}}`, statements: [insert, ...authorReadStatements(tx, message), ...extra] };
   });
   if (message === undefined) throw new Error('message.posted event was not written');
 
   if (root !== undefined) await recordReply(tx, events, root, draft.author_id, now);
-  return message;
+  return { message, json };
 }
 
 // Prepared because every post runs it. A new message has no replies, edits or import fields yet.

@@ -12,7 +12,7 @@ import { conversationStream, encodeEventFrame, teamStream, userStream, type Stre
 import { listStartStreams } from './queries.js';
 import { parseClientFrame, type HelloFrame, type PostFrame } from './frames.js';
 import type { SharedStrings } from './shared-strings.js';
-import { postMessage } from '../messages/actions.js';
+import { postMessage, type PostResult } from '../messages/actions.js';
 import { presentMessage } from '../messages/schemas.js';
 import { redactDeletedMessages } from '../messages/replay.js';
 import { AppError } from '../platform/errors.js';
@@ -247,7 +247,7 @@ export class Connection {
     }
     this.#ctx.presence.presence.activity(this.auth.user.id, this.id);
     postMessage(this.#ctx, this.auth, frame.conversation_id, frame.body, this.#address).then(
-      (result) => this.#send(JSON.stringify({ type: 'ack', id: frame.id, created: result.created, message: { ...presentMessage(result.message), files: result.files } })),
+      (result) => this.#send(ackFrame(frame.id, result)),
       (error: unknown) => {
         const appError =
           error instanceof AppError ? error : isStorageUnavailable(error) ? storageUnavailableError() : new AppError('INTERNAL', 'Internal server error');
@@ -705,4 +705,12 @@ export class Connection {
 /** Conversation streams carry typing signals and the user's own stream carries notifications; team streams carry none. */
 function carriesSignals(stream: StreamId): boolean {
   return !stream.startsWith('t:');
+}
+
+/** Encodes the ack of a post, reusing the message's JSON from its event when the post stored it. */
+function ackFrame(id: string | number, result: PostResult): string {
+  if (result.json === undefined) {
+    return JSON.stringify({ type: 'ack', id, created: result.created, message: { ...presentMessage(result.message), files: result.files } });
+  }
+  return `{"type":"ack","id":${JSON.stringify(id)},"created":${result.created},"message":${result.json}}`;
 }

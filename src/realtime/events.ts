@@ -63,17 +63,27 @@ export interface StreamEvent {
   data: Record<string, unknown>;
 }
 
+/** JSON text of event payloads, by payload object, as the writer stored it (see EventWriter). */
+const encodedPayloads = new WeakMap<object, string>();
+
+/**
+ * Records `json` as the encoding of an event payload, so that its frame reuses
+ * the text stored in `events` rather than encoding the payload again. The
+ * payload must not change afterwards. A copy of it, such as a redacted
+ * replay, is a new object and is encoded anew.
+ */
+export function keepPayloadEncoding(data: Record<string, unknown>, json: string): void {
+  encodedPayloads.set(data, json);
+}
+
 /**
  * Encodes the frame once as UTF-8 bytes, so fan-out to many sockets costs one
- * JSON.stringify and one encoding, not one per recipient.
+ * encoding, not one per recipient. The keys are in the order a
+ * JSON.stringify of { type, stream, seq, event, at, data } gives.
  */
 export function encodeEventFrame(event: StreamEvent): Buffer {
-  return Buffer.from(JSON.stringify({
-    type: 'event',
-    stream: event.stream,
-    seq: event.seq,
-    event: event.type,
-    at: event.at,
-    data: event.data,
-  }));
+  const data = encodedPayloads.get(event.data) ?? JSON.stringify(event.data);
+  return Buffer.from(
+    `{"type":"event","stream":${JSON.stringify(event.stream)},"seq":${event.seq},"event":${JSON.stringify(event.type)},"at":${event.at},"data":${data}}`,
+  );
 }

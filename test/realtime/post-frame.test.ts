@@ -114,3 +114,44 @@ test('post before hello is rejected', async () => {
   const history = await alice.api.get<{ messages: unknown[] }>(`/api/conversations/${team.generalId}/messages`);
   expect(history.messages).toHaveLength(0);
 });
+
+test('post ack, live event and replay agree', async () => {
+  const alice = await buildUser(server.url, 'alice');
+  const team = await buildTeam(alice);
+  const raw: string[] = [];
+  const ws = new WebSocket(server.wsUrl, { headers: { authorization: `Bearer ${alice.token}` } });
+  ws.on('message', (data) => raw.push(String(data)));
+  await new Promise((resolve) => ws.once('open', resolve));
+  ws.send(JSON.stringify({ type: 'hello', positions: {} }));
+  await waitUntil(() => raw.some((text) => text.includes('"type":"ready"')), 5000, 'ready');
+
+  // Quotes, a backslash, a line break, U+2028 and an emoji all need care when JSON is spliced by hand.
+  const text = 'say "hi" \\ there\nnext\u2028line 🧦';
+  const id = 'id "7" \u2028';
+  ws.send(JSON.stringify({ type: 'post', id, conversation_id: team.generalId, text }));
+  const find = (type: string) => raw.find((frame) => (JSON.parse(frame) as { type: string }).type === type);
+  await waitUntil(() => find('ack') !== undefined && find('event') !== undefined, 5000, 'ack and event');
+  const ackText = find('ack')!;
+  const liveText = find('event')!;
+  ws.close();
+
+  const ack = JSON.parse(ackText) as { id: string; created: boolean; message: { text: string } };
+  const live = JSON.parse(liveText) as { stream: string; seq: number; event: string; at: number; data: { message: unknown } };
+  // Each frame is what JSON.stringify gives for its fields in the order the server sends them.
+  expect(ackText).toBe(JSON.stringify({ type: 'ack', id: ack.id, created: ack.created, message: ack.message }));
+  expect(liveText).toBe(JSON.stringify({ type: 'event', stream: live.stream, seq: live.seq, event: live.event, at: live.at, data: live.data }));
+  expect(ack.id).toBe(id);
+  expect(ack.created).toBe(true);
+  expect(ack.message.text).toBe(text);
+  expect(live.data.message).toEqual(ack.message);
+
+  // A socket resuming from before the post reads the event back from storage and encodes it anew.
+  const resumed: string[] = [];
+  const again = new WebSocket(server.wsUrl, { headers: { authorization: `Bearer ${alice.token}` } });
+  again.on('message', (data) => resumed.push(String(data)));
+  await new Promise((resolve) => again.once('open', resolve));
+  again.send(JSON.stringify({ type: 'hello', positions: { [live.stream]: live.seq - 1 } }));
+  await waitUntil(() => resumed.some((frame) => frame.includes(`"seq":${live.seq},`)), 5000, 'replayed event');
+  again.close();
+  expect(resumed.find((frame) => frame.includes(`"seq":${live.seq},`))).toBe(liveText);
+});
