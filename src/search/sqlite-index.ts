@@ -42,12 +42,17 @@ export class SqliteSearchIndex implements SearchIndex {
       return;
     }
 
-    const inserted = await sql<{ doc_id: number }>`INSERT INTO search_documents (message_id, file_id, conversation_id, author_id, created_at, has_link)
-      VALUES (${document.messageId}, ${document.fileId}, ${document.conversationId}, ${document.authorId}, ${document.createdAt}, ${document.hasLink ? 1 : 0})
-      RETURNING doc_id`.execute(tx);
+    const inserted = await insertDocumentQuery.execute(tx, {
+      messageId: document.messageId,
+      fileId: document.fileId,
+      conversationId: document.conversationId,
+      authorId: document.authorId,
+      createdAt: document.createdAt,
+      hasLink: document.hasLink ? 1 : 0,
+    });
     const newDocId = inserted.rows[0]!.doc_id;
     if (options?.deferred === undefined) {
-      await sql`INSERT INTO search_fts (rowid, stems, words, facets) VALUES (${ftsRowid(newDocId)}, ${stems}, ${words}, ${facets})`.execute(tx);
+      await insertFtsQuery.execute(tx, { rowid: ftsRowid(newDocId), stems, words, facets });
       return;
     }
 
@@ -63,9 +68,9 @@ export class SqliteSearchIndex implements SearchIndex {
     // NOTE: an edit of the document later in the same group would update no FTS5 row and be undone by
     // this one. No API path can edit a message before its post has committed and returned its id.
     options.deferred.add(`search_fts:${newDocId}`, ftsRowid(newDocId), async (deferredTx) => {
-      const live = await sql`SELECT 1 FROM search_documents WHERE doc_id = ${newDocId}`.execute(deferredTx);
+      const live = await documentExistsQuery.execute(deferredTx, { docId: newDocId });
       if (live.rows.length === 0) return;
-      await sql`INSERT INTO search_fts (rowid, stems, words, facets) VALUES (${ftsRowid(newDocId)}, ${stems}, ${words}, ${facets})`.execute(deferredTx);
+      await insertFtsQuery.execute(deferredTx, { rowid: ftsRowid(newDocId), stems, words, facets });
     });
   }
 
@@ -128,6 +133,31 @@ export class SqliteSearchIndex implements SearchIndex {
     return rankCandidates(db, hits, terms);
   }
 }
+
+// Prepared because every post runs them (see PreparedQuery).
+const insertDocumentQuery = prepareQuery<{
+  messageId: string | null;
+  fileId: string | null;
+  conversationId: string;
+  authorId: string;
+  createdAt: number;
+  hasLink: number;
+}>()((db, param) => {
+  const text = sql<{ doc_id: number }>`INSERT INTO search_documents (message_id, file_id, conversation_id, author_id, created_at, has_link)
+    VALUES (${param('messageId')}, ${param('fileId')}, ${param('conversationId')}, ${param('authorId')}, ${param('createdAt')}, ${param('hasLink')})
+    RETURNING doc_id`;
+  return { compile: () => text.compile(db) };
+});
+
+const insertFtsQuery = prepareQuery<{ rowid: number; stems: string; words: string; facets: string }>()((db, param) => {
+  const text = sql`INSERT INTO search_fts (rowid, stems, words, facets) VALUES (${param('rowid')}, ${param('stems')}, ${param('words')}, ${param('facets')})`;
+  return { compile: () => text.compile(db) };
+});
+
+const documentExistsQuery = prepareQuery<{ docId: number }>()((db, param) => {
+  const text = sql`SELECT 1 FROM search_documents WHERE doc_id = ${param('docId')}`;
+  return { compile: () => text.compile(db) };
+});
 
 /**
  * Returns the FTS5 rowid of a document: its doc id negated, so that newest

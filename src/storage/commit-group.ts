@@ -1,5 +1,6 @@
 import { CompiledQuery } from 'kysely';
 import type { Db, Tx } from './database.js';
+import { executeCompiled } from './compiled-query.js';
 import { DeferredWrites } from './deferred-writes.js';
 import { GroupReads } from './group-reads.js';
 import { EventWriter, StreamSequences } from './streams.js';
@@ -164,14 +165,14 @@ export class CommitGroup {
           const events = new EventWriter(tx, now, this.#dialect, sequences);
           const mark = sequences?.mark();
           const deferredMark = deferred.mark();
-          await tx.executeQuery(SAVEPOINT);
+          await executeCompiled(tx, SAVEPOINT);
           try {
             const result = await unit.work(tx, events, now, deferred, reads);
-            await tx.executeQuery(RELEASE);
+            await executeCompiled(tx, RELEASE);
             outcomes.push({ ok: true, result, events });
           } catch (error) {
-            await tx.executeQuery(ROLLBACK_TO);
-            await tx.executeQuery(RELEASE);
+            await executeCompiled(tx, ROLLBACK_TO);
+            await executeCompiled(tx, RELEASE);
             if (mark !== undefined) sequences?.restore(mark);
             deferred.restore(deferredMark);
             outcomes.push({ ok: false, error });

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
 import { openSqliteFile } from '../sqlite-encryption.js';
-import { SqliteDialect } from 'kysely';
+import { SqliteDialect, type CompiledQuery, type DialectAdapter, type QueryResult } from 'kysely';
+import { executeCompiled, registerDirectExecutor } from '../compiled-query.js';
 import type { StorageDialect } from './dialect.js';
 import { createSqliteReaderDialect } from './sqlite-reader.js';
 import { SqliteCheckpointer, WRITER_CHECKPOINT_PAGES } from './sqlite-checkpointer.js';
@@ -28,10 +29,12 @@ export function createSqliteDialect(file: string, key = '', logger: Logger = cre
   const checkpointer = new SqliteCheckpointer(file, key, logger);
 
   const inserts = new Map<string, BetterSqlite3.Statement>();
+  const cached = withStatementCache(connection);
+  const runDirect = (query: CompiledQuery): QueryResult<unknown> => runStatement(cached.prepare(query.sql), query.parameters);
   return {
     name: 'sqlite',
     singleWriter: true,
-    createKyselyDialect: () => new SqliteDialect({ database: withStatementCache(connection) }),
+    createKyselyDialect: () => new WriterDialect({ database: cached }, runDirect),
     createReaderKyselyDialect: (logger) => createSqliteReaderDialect(file, key, logger),
     isUniqueViolation: (error) =>
       typeof error === 'object' &&
@@ -43,13 +46,41 @@ export function createSqliteDialect(file: string, key = '', logger: Logger = cre
     // The caller's transaction owns the one connection, so statements run on it directly are part of it.
     insertMany: async (_tx, table, rows, options) => insertRows(connection, inserts, table, rows, options?.ignoreConflicts === true),
     executeTogether: async (tx, statements) => {
-      for (const statement of statements) await tx.executeQuery(statement);
+      for (const statement of statements) await executeCompiled(tx, statement);
     },
     close: async () => {
       await checkpointer.close();
       if (connection.open) connection.close();
     },
   };
+}
+
+/**
+ * Kysely's SQLite dialect whose transactions run compiled queries directly on
+ * the writer connection (see executeCompiled). A transaction owns that one
+ * connection from BEGIN to COMMIT, because Kysely's driver holds its connection
+ * lock meanwhile, so a direct statement cannot run inside another's transaction.
+ */
+class WriterDialect extends SqliteDialect {
+  readonly #runDirect: (query: CompiledQuery) => QueryResult<unknown>;
+
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0], runDirect: (query: CompiledQuery) => QueryResult<unknown>) {
+    super(config);
+    this.#runDirect = runDirect;
+  }
+
+  override createAdapter(): DialectAdapter {
+    const adapter = super.createAdapter();
+    registerDirectExecutor(adapter, this.#runDirect);
+    return adapter;
+  }
+}
+
+/** Runs a prepared statement and returns what Kysely's SQLite driver would. */
+function runStatement(statement: BetterSqlite3.Statement, parameters: readonly unknown[]): QueryResult<unknown> {
+  if (statement.reader) return { rows: statement.all(parameters) };
+  const { changes, lastInsertRowid } = statement.run(parameters);
+  return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
 }
 
 /** Most distinct statements kept prepared; the application issues a few hundred at most. */

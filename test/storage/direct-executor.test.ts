@@ -1,0 +1,86 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CompiledQuery, sql, type KyselyPlugin } from 'kysely';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { openStorage, type Storage } from '../../src/storage/database.js';
+import { executeCompiled } from '../../src/storage/compiled-query.js';
+import { TEST_DATABASE_URL } from '../helpers/server.js';
+
+// SQLite's transactions run compiled queries directly on the writer connection, without Kysely's executor.
+
+describe.skipIf(TEST_DATABASE_URL !== undefined)('direct executor', () => {
+  let storage: Storage;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatterbox-direct-'));
+    storage = await openStorage({ dataDir });
+    await sql`CREATE TABLE direct_rows (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)`.execute(storage.db);
+  });
+
+  afterAll(async () => {
+    await storage.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const insert = (name: string) => CompiledQuery.raw('INSERT INTO direct_rows (name) VALUES (?) RETURNING id, name', [name]);
+  const rename = (from: string, to: string) => CompiledQuery.raw('UPDATE direct_rows SET name = ? WHERE name = ?', [to, from]);
+
+  async function names(): Promise<string[]> {
+    const rows = await sql<{ name: string }>`SELECT name FROM direct_rows ORDER BY id`.execute(storage.db);
+    return rows.rows.map((row) => row.name);
+  }
+
+  test('rollback undoes direct statements', async () => {
+    const failure = new Error('roll back');
+    const outcome = storage.db.transaction().execute(async (tx) => {
+      await executeCompiled(tx, insert('rolled-back'));
+      throw failure;
+    });
+    await expect(outcome).rejects.toBe(failure);
+    expect(await names()).not.toContain('rolled-back');
+
+    await storage.db.transaction().execute(async (tx) => executeCompiled(tx, insert('committed')));
+    expect(await names()).toContain('committed');
+  });
+
+  test('results match Kysely executor', async () => {
+    // A plugin makes the transaction keep Kysely's executor, so the two paths run side by side.
+    const passThrough: KyselyPlugin = { transformQuery: (args) => args.node, transformResult: async (args) => args.result };
+    await storage.db.transaction().execute(async (tx) => {
+      const direct = await executeCompiled(tx, insert('direct'));
+      const kysely = await executeCompiled(tx.withPlugin(passThrough), insert('kysely'));
+      expect(direct.rows).toEqual([{ id: (kysely.rows[0] as { id: number }).id - 1, name: 'direct' }]);
+      expect(Object.keys(direct).sort()).toEqual(Object.keys(kysely).sort());
+
+      const directUpdate = await executeCompiled(tx, rename('direct', 'direct-renamed'));
+      const kyselyUpdate = await executeCompiled(tx.withPlugin(passThrough), rename('kysely', 'kysely-renamed'));
+      expect(directUpdate.numAffectedRows).toBe(1n);
+      expect(directUpdate).toEqual({ ...kyselyUpdate, insertId: directUpdate.insertId });
+    });
+  });
+
+  test('a failing statement rejects with the driver error', async () => {
+    await storage.db.transaction().execute(async (tx) => executeCompiled(tx, insert('unique')));
+    const duplicate = storage.db.transaction().execute(async (tx) => executeCompiled(tx, insert('unique')));
+    const error = await duplicate.then(
+      () => undefined,
+      (rejected: unknown) => rejected,
+    );
+    expect(storage.dialect.isUniqueViolation(error)).toBe(true);
+  });
+
+  test('plugins see statements of their transaction', async () => {
+    let seen = 0;
+    const counter: KyselyPlugin = {
+      transformQuery: (args) => args.node,
+      transformResult: async (args) => {
+        seen += 1;
+        return args.result;
+      },
+    };
+    await storage.db.transaction().execute(async (tx) => executeCompiled(tx.withPlugin(counter), insert('counted')));
+    expect(seen).toBe(1);
+  });
+});
