@@ -11,38 +11,44 @@ export type Param<P> = <K extends keyof P & string>(name: K) => P[K];
 /** Prefix of the placeholder of a named parameter while the query is built. Its NUL character appears in no value of the prepared queries. */
 const MARKER_PREFIX = '\u0000cb-param:';
 
-/** Runs a compiled query at once on the connection of the transaction that calls it, and returns its result. */
-export type DirectExecutor = (query: CompiledQuery) => QueryResult<unknown>;
+/**
+ * Runs a compiled query at once on the engine's connection and returns its
+ * result, or returns undefined when it must wait for Kysely's executor.
+ * `fromTransaction` is true when the caller is a transaction on that connection.
+ */
+export type DirectExecutor = (query: CompiledQuery, fromTransaction: boolean) => QueryResult<unknown> | undefined;
 
-/** Direct executors by the adapter of the Kysely instance whose transactions may use them. */
+/** Direct executors by the adapter of the Kysely instance that may use them. */
 const directExecutors = new WeakMap<DialectAdapter, DirectExecutor>();
 
 /**
- * Lets the transactions of the Kysely instance with this adapter run compiled
- * queries through `executor`. Only an engine whose transaction owns its
- * connection for its whole run (SQLite's single writer) may register one.
+ * Lets the Kysely instance with this adapter run compiled queries through
+ * `executor`. Only an engine with a single connection, which a transaction
+ * owns for its whole run (SQLite's writer), may register one.
  */
 export function registerDirectExecutor(adapter: DialectAdapter, executor: DirectExecutor): void {
   directExecutors.set(adapter, executor);
 }
 
 /**
- * Runs a compiled query on `db`. Inside a transaction without plugins, of an
- * engine with a direct executor, the query runs at once on the transaction's connection.
+ * Runs a compiled query on `db`. Where the engine registered a direct
+ * executor and `db` has no plugins, the query runs at once on the connection.
  * Kysely's executor would wait for its connection lock and pass the query
  * through a chain of promises, which took about 7% of the server's CPU in a
  * profile of the storage benchmark on SQLite.
  */
 export function executeCompiled<R>(db: Db | Tx, query: CompiledQuery<R>): Promise<QueryResult<R>> {
   const executor = db.getExecutor();
-  // Plugins transform results in Kysely's executor, so a transaction with plugins keeps it.
-  const direct = db.isTransaction && executor.plugins.length === 0 ? directExecutors.get(executor.adapter) : undefined;
+  // Plugins transform results in Kysely's executor, so a database or transaction with plugins keeps it.
+  const direct = executor.plugins.length === 0 ? directExecutors.get(executor.adapter) : undefined;
   if (direct === undefined) return db.executeQuery<R>(query);
+  let result: QueryResult<unknown> | undefined;
   try {
-    return Promise.resolve(direct(query) as QueryResult<R>);
+    result = direct(query, db.isTransaction);
   } catch (error) {
     return Promise.reject(error);
   }
+  return result === undefined ? db.executeQuery<R>(query) : Promise.resolve(result as QueryResult<R>);
 }
 
 /** Names of the SQL texts that run often, by text. Only compiled shapes enter it, so it stays small. */

@@ -7,7 +7,7 @@ import { openStorage, type Storage } from '../../src/storage/database.js';
 import { executeCompiled } from '../../src/storage/compiled-query.js';
 import { TEST_DATABASE_URL } from '../helpers/server.js';
 
-// SQLite's transactions run compiled queries directly on the writer connection, without Kysely's executor.
+// Compiled queries run directly on SQLite's writer connection, without Kysely's executor.
 
 describe.skipIf(TEST_DATABASE_URL !== undefined)('direct executor', () => {
   let storage: Storage;
@@ -82,5 +82,21 @@ describe.skipIf(TEST_DATABASE_URL !== undefined)('direct executor', () => {
     };
     await storage.db.transaction().execute(async (tx) => executeCompiled(tx.withPlugin(counter), insert('counted')));
     expect(seen).toBe(1);
+  });
+
+  test('outside statements wait for an open transaction', async () => {
+    const count = CompiledQuery.raw("SELECT count(*) AS n FROM direct_rows WHERE name = 'pending'", []);
+    let outside: Promise<unknown> | undefined;
+    let answered = false;
+    await storage.db.transaction().execute(async (tx) => {
+      await executeCompiled(tx, insert('pending'));
+      outside = executeCompiled(storage.db, count).then((result) => {
+        answered = true;
+        return result.rows;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(answered).toBe(false);
+    });
+    expect(await outside).toEqual([{ n: 1 }]);
   });
 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3-multiple-ciphers';
 import { openSqliteFile } from '../sqlite-encryption.js';
 import { SqliteDialect, type CompiledQuery, type DialectAdapter, type QueryResult } from 'kysely';
-import { executeCompiled, registerDirectExecutor } from '../compiled-query.js';
+import { executeCompiled, registerDirectExecutor, type DirectExecutor } from '../compiled-query.js';
 import type { StorageDialect } from './dialect.js';
 import { createSqliteReaderDialect } from './sqlite-reader.js';
 import { SqliteCheckpointer, WRITER_CHECKPOINT_PAGES } from './sqlite-checkpointer.js';
@@ -30,7 +30,12 @@ export function createSqliteDialect(file: string, key = '', logger: Logger = cre
 
   const inserts = new Map<string, BetterSqlite3.Statement>();
   const cached = withStatementCache(connection);
-  const runDirect = (query: CompiledQuery): QueryResult<unknown> => runStatement(cached.prepare(query.sql), query.parameters);
+  // Outside a transaction a statement runs at once only while no transaction is open, as it would
+  // once Kysely's connection lock is free. Otherwise it would run inside that transaction.
+  const runDirect = (query: CompiledQuery, fromTransaction: boolean): QueryResult<unknown> | undefined => {
+    if (!fromTransaction && connection.inTransaction) return undefined;
+    return runStatement(cached.prepare(query.sql), query.parameters);
+  };
   return {
     name: 'sqlite',
     singleWriter: true,
@@ -56,15 +61,16 @@ export function createSqliteDialect(file: string, key = '', logger: Logger = cre
 }
 
 /**
- * Kysely's SQLite dialect whose transactions run compiled queries directly on
- * the writer connection (see executeCompiled). A transaction owns that one
- * connection from BEGIN to COMMIT, because Kysely's driver holds its connection
- * lock meanwhile, so a direct statement cannot run inside another's transaction.
+ * Kysely's SQLite dialect that runs compiled queries directly on the writer
+ * connection (see executeCompiled). A transaction owns that one connection from
+ * BEGIN to COMMIT, because Kysely's driver holds its connection lock meanwhile.
+ * So a transaction's statements run at once, and others only while no
+ * transaction is open.
  */
 class WriterDialect extends SqliteDialect {
-  readonly #runDirect: (query: CompiledQuery) => QueryResult<unknown>;
+  readonly #runDirect: DirectExecutor;
 
-  constructor(config: ConstructorParameters<typeof SqliteDialect>[0], runDirect: (query: CompiledQuery) => QueryResult<unknown>) {
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0], runDirect: DirectExecutor) {
     super(config);
     this.#runDirect = runDirect;
   }
