@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 
 /** Path of the Prometheus text endpoint. */
 export const METRICS_PATH = '/metrics';
@@ -35,12 +35,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly deliveryLatency = new Histogram({
-    name: `${PREFIX}event_delivery_latency_seconds`,
-    help: 'Time from the timestamp of a live event (taken when its transaction started) to its send on a socket.',
-    buckets: LATENCY_BUCKETS_SECONDS,
-    registers: [this.registry],
-  });
+  readonly deliveryLatency = new UnlabelledHistogram(
+    `${PREFIX}event_delivery_latency_seconds`,
+    'Time from the timestamp of a live event (taken when its transaction started) to its send on a socket.',
+    LATENCY_BUCKETS_SECONDS,
+    this.registry,
+  );
 
   readonly httpRequestDuration = new Histogram<'method' | 'route' | 'status_class'>({
     name: `${PREFIX}http_request_duration_seconds`,
@@ -87,5 +87,70 @@ export class Metrics {
   recordFrameSent(atMs: number | undefined, nowMs: number): void {
     this.eventsFannedOut.inc();
     if (atMs !== undefined) this.deliveryLatency.observe((nowMs - atMs) / 1000);
+  }
+}
+
+/** A sample of a histogram as prom-client's registry reads it. */
+interface HistogramSample {
+  metricName: string;
+  labels: { le?: number | string };
+  value: number;
+}
+
+/**
+ * A histogram without labels whose observation costs a few array operations.
+ * prom-client's Histogram builds and hashes a label set on every observation,
+ * which took about 4% of the server's CPU at fan-out 100, where the delivery
+ * latency is observed once per frame sent. The registry reads it as it reads
+ * prom-client's own histograms, so the exposed text is the same.
+ */
+export class UnlabelledHistogram {
+  readonly name: string;
+  readonly help: string;
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly #bounds: readonly number[];
+  // One count per bound, then one for values above the last bound.
+  #counts: Float64Array;
+  #sum = 0;
+  #count = 0;
+
+  constructor(name: string, help: string, bounds: readonly number[], registry: Registry) {
+    this.name = name;
+    this.help = help;
+    this.#bounds = bounds;
+    this.#counts = new Float64Array(bounds.length + 1);
+    // The registry reads only the name, get() and reset() of a metric, which this class has.
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  /** Counts one observation. A value that is not finite is dropped, where prom-client would throw. */
+  observe(value: number): void {
+    if (!Number.isFinite(value)) return;
+    let bucket = 0;
+    while (bucket < this.#bounds.length && value > this.#bounds[bucket]!) bucket += 1;
+    this.#counts[bucket]! += 1;
+    this.#sum += value;
+    this.#count += 1;
+  }
+
+  /** Returns the cumulative bucket counts, the sum and the count, in the form of prom-client's Histogram.get(). */
+  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: HistogramSample[] }> {
+    const values: HistogramSample[] = [];
+    let cumulative = 0;
+    for (const [index, bound] of this.#bounds.entries()) {
+      cumulative += this.#counts[index]!;
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: bound }, value: cumulative });
+    }
+    values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf' }, value: this.#count });
+    values.push({ metricName: `${this.name}_sum`, labels: {}, value: this.#sum });
+    values.push({ metricName: `${this.name}_count`, labels: {}, value: this.#count });
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.#counts = new Float64Array(this.#bounds.length + 1);
+    this.#sum = 0;
+    this.#count = 0;
   }
 }

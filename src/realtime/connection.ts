@@ -629,7 +629,8 @@ export class Connection {
     if (this.#send(frame)) this.#ctx.metrics.recordFrameSent(live ? event.at : undefined, Date.now());
 
     const userId = this.auth.user.id;
-    if (event.stream === userStream(userId)) {
+    // The prefix check spares building the own stream's id for the conversation events, which are most.
+    if (event.stream.startsWith('u:') && event.stream === userStream(userId)) {
       this.#applyOwnEvent(event);
     } else if ((event.type === 'member.left' || event.type === 'team.member_left') && event.data.user_id === userId) {
       this.#revoke(event.stream);

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Histogram, Registry } from 'prom-client';
+import { UnlabelledHistogram } from '../../src/platform/metrics.js';
 import { ApiClient } from '../../src/client/api.js';
 import { expectError } from '../helpers/assertions.js';
 import { buildTeam, buildUser, type TestUser } from '../helpers/factories.js';
@@ -133,4 +135,25 @@ describe('metrics', () => {
       await off.close();
     }
   });
+});
+
+test('unlabelled histogram matches prom-client', async () => {
+  const bounds = [0.001, 0.01, 0.1, 1];
+  const registry = new Registry();
+  const reference = new Histogram({ name: 'latency_seconds', help: 'Latency.', buckets: bounds, registers: [registry] });
+  const fast = new Registry();
+  const histogram = new UnlabelledHistogram('latency_seconds', 'Latency.', bounds, fast);
+  expect(await fast.metrics()).toBe(await registry.metrics());
+
+  // Values on each bound, between bounds, above the last and at zero.
+  for (const value of [0, 0.001, 0.0015, 0.01, 0.05, 0.1, 1, 2.5, 0.0004]) {
+    reference.observe(value);
+    histogram.observe(value);
+  }
+  expect(await fast.metrics()).toBe(await registry.metrics());
+
+  registry.resetMetrics();
+  fast.resetMetrics();
+  reference.zero({});
+  expect(await fast.metrics()).toBe(await registry.metrics());
 });
