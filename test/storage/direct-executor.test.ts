@@ -4,7 +4,8 @@ import path from 'node:path';
 import { CompiledQuery, sql, type KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openStorage, type Storage } from '../../src/storage/database.js';
-import { executeCompiled } from '../../src/storage/compiled-query.js';
+import { executeCompiled, prepareQuery, withDirectStatements } from '../../src/storage/compiled-query.js';
+import type { Tx } from '../../src/storage/database.js';
 import { TEST_DATABASE_URL } from '../helpers/server.js';
 
 // Compiled queries run directly on SQLite's writer connection, without Kysely's executor.
@@ -34,21 +35,23 @@ describe.skipIf(TEST_DATABASE_URL !== undefined)('direct executor', () => {
 
   test('rollback undoes direct statements', async () => {
     const failure = new Error('roll back');
-    const outcome = storage.db.transaction().execute(async (tx) => {
-      await executeCompiled(tx, insert('rolled-back'));
-      throw failure;
-    });
+    const outcome = storage.db.transaction().execute(async (tx) =>
+      withDirectStatements(tx, async () => {
+        await executeCompiled(tx, insert('rolled-back'));
+        throw failure;
+      }),
+    );
     await expect(outcome).rejects.toBe(failure);
     expect(await names()).not.toContain('rolled-back');
 
-    await storage.db.transaction().execute(async (tx) => executeCompiled(tx, insert('committed')));
+    await storage.db.transaction().execute(async (tx) => withDirectStatements(tx, async () => executeCompiled(tx, insert('committed'))));
     expect(await names()).toContain('committed');
   });
 
   test('results match Kysely executor', async () => {
     // A plugin makes the transaction keep Kysely's executor, so the two paths run side by side.
     const passThrough: KyselyPlugin = { transformQuery: (args) => args.node, transformResult: async (args) => args.result };
-    await storage.db.transaction().execute(async (tx) => {
+    await storage.db.transaction().execute(async (tx) => withDirectStatements(tx, async () => {
       const direct = await executeCompiled(tx, insert('direct'));
       const kysely = await executeCompiled(tx.withPlugin(passThrough), insert('kysely'));
       expect(direct.rows).toEqual([{ id: (kysely.rows[0] as { id: number }).id - 1, name: 'direct' }]);
@@ -58,12 +61,12 @@ describe.skipIf(TEST_DATABASE_URL !== undefined)('direct executor', () => {
       const kyselyUpdate = await executeCompiled(tx.withPlugin(passThrough), rename('kysely', 'kysely-renamed'));
       expect(directUpdate.numAffectedRows).toBe(1n);
       expect(directUpdate).toEqual({ ...kyselyUpdate, insertId: directUpdate.insertId });
-    });
+    }));
   });
 
   test('a failing statement rejects with the driver error', async () => {
-    await storage.db.transaction().execute(async (tx) => executeCompiled(tx, insert('unique')));
-    const duplicate = storage.db.transaction().execute(async (tx) => executeCompiled(tx, insert('unique')));
+    await storage.db.transaction().execute(async (tx) => withDirectStatements(tx, async () => executeCompiled(tx, insert('unique'))));
+    const duplicate = storage.db.transaction().execute(async (tx) => withDirectStatements(tx, async () => executeCompiled(tx, insert('unique'))));
     const error = await duplicate.then(
       () => undefined,
       (rejected: unknown) => rejected,
@@ -88,15 +91,62 @@ describe.skipIf(TEST_DATABASE_URL !== undefined)('direct executor', () => {
     const count = CompiledQuery.raw("SELECT count(*) AS n FROM direct_rows WHERE name = 'pending'", []);
     let outside: Promise<unknown> | undefined;
     let answered = false;
-    await storage.db.transaction().execute(async (tx) => {
-      await executeCompiled(tx, insert('pending'));
-      outside = executeCompiled(storage.db, count).then((result) => {
-        answered = true;
-        return result.rows;
-      });
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(answered).toBe(false);
-    });
+    await storage.db.transaction().execute(async (tx) =>
+      withDirectStatements(tx, async () => {
+        await executeCompiled(tx, insert('pending'));
+        outside = executeCompiled(storage.db, count).then((result) => {
+          answered = true;
+          return result.rows;
+        });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(answered).toBe(false);
+      }),
+    );
     expect(await outside).toEqual([{ n: 1 }]);
+  });
+
+  // Kysely rejects a query on a transaction that has ended. Run directly, it would commit on its own or join another transaction.
+  describe('a transaction used after it ended', () => {
+    const insertRow = prepareQuery<{ name: string }>()((db, param) => {
+      const text = sql`INSERT INTO direct_rows (name) VALUES (${param('name')})`;
+      return { compile: () => text.compile(db) };
+    });
+
+    async function endedTransaction(name: string): Promise<Tx> {
+      let ended: Tx | undefined;
+      await storage.db.transaction().execute(async (tx) =>
+        withDirectStatements(tx, async () => {
+          ended = tx;
+          await insertRow.execute(tx, { name });
+        }),
+      );
+      return ended!;
+    }
+
+    // Kysely's check throws before any promise exists, so the calls are wrapped to turn that into a rejection.
+    test('rejected outside any transaction', async () => {
+      const ended = await endedTransaction('ended-alone');
+      await expect((async () => insertRow.execute(ended, { name: 'late-alone' }))()).rejects.toThrow('Transaction is already committed');
+      expect(await names()).not.toContain('late-alone');
+    });
+
+    test('rejected inside another transaction', async () => {
+      const ended = await endedTransaction('ended-inside');
+      const rollback = new Error('roll back the other transaction');
+      let lateError: unknown;
+      const other = storage.db.transaction().execute(async (tx) =>
+        withDirectStatements(tx, async () => {
+          await insertRow.execute(tx, { name: 'other' });
+          lateError = await (async () => insertRow.execute(ended, { name: 'late-inside' }))().then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+          throw rollback;
+        }),
+      );
+      await expect(other).rejects.toBe(rollback);
+      expect((lateError as Error | undefined)?.message).toBe('Transaction is already committed');
+      expect(await names()).not.toContain('late-inside');
+    });
   });
 });
