@@ -8,7 +8,7 @@ import { ApiClient } from '../../src/client/api.js';
 import { buildChannel, buildTeam, buildUser, type TestTeam, type TestUser } from '../helpers/factories.js';
 import { buildPng, fetchBytes, uploadFile, type FileBody } from '../helpers/files.js';
 import { listen, waitUntil } from '../helpers/realtime.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { removeDataDir, startServer, type TestServer } from '../helpers/server.js';
 
 // Files in messages: attaching with file_ids over HTTP and the socket,
 // thumbnails made in the background, deletion with the message, and lists.
@@ -175,7 +175,7 @@ describe('thumbnails', () => {
     } finally {
       await first.close();
       await second?.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      await removeDataDir(dataDir);
     }
   });
 

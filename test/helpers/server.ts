@@ -73,6 +73,15 @@ export async function startServer(overrides: ConfigOverrides = {}, buildOptions:
   };
 }
 
+/**
+ * Removes a data folder that a test made itself and passed to startServer, and its PostgreSQL
+ * schema. A server started on such a folder does not own it, so its close() leaves both.
+ */
+export async function removeDataDir(dataDir: string): Promise<void> {
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  if (TEST_DATABASE_URL !== undefined) await dropSchema(schemaFor(dataDir));
+}
+
 /** Names the PostgreSQL schema of a data folder, so a restarted server finds its data. */
 export function schemaFor(dataDir: string): string {
   return `cbtest_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`;

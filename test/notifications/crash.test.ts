@@ -7,7 +7,7 @@ import { buildTeam, buildUser } from '../helpers/factories.js';
 import { countPendingJobs, waitForJobsIdle } from '../helpers/jobs.js';
 import { TestPushService } from '../helpers/push-service.js';
 import { settle, waitUntil } from '../helpers/realtime.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { removeDataDir, startServer, type TestServer } from '../helpers/server.js';
 
 let pushService: TestPushService;
 beforeAll(async () => {
@@ -30,7 +30,7 @@ async function withDataDir(body: (dataDir: string, servers: TestServer[]) => Pro
     await body(dataDir, servers);
   } finally {
     for (const server of servers) await server.close().catch(() => undefined);
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await removeDataDir(dataDir);
   }
 }
 

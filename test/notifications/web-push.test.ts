@@ -11,7 +11,7 @@ import { buildChannel, buildTeam, buildUser, type TestUser } from '../helpers/fa
 import { countPendingJobs, waitForJobsIdle } from '../helpers/jobs.js';
 import { TestPushService, type PushDevice } from '../helpers/push-service.js';
 import { settle, waitUntil } from '../helpers/realtime.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { removeDataDir, startServer, type TestServer } from '../helpers/server.js';
 
 const SUBJECT = 'mailto:ops@chatterbox.test';
 let pushService: TestPushService;
@@ -293,7 +293,7 @@ describe('push subscriptions', () => {
       expect(rows).toEqual([]);
     } finally {
       await second?.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      await removeDataDir(dataDir);
     }
   });
 });

@@ -6,7 +6,7 @@ import { ApiClient } from '../../src/client/api.js';
 import { buildTeam, buildUser, type TestUser } from '../helpers/factories.js';
 import { expectError } from '../helpers/assertions.js';
 import { settle, waitUntil } from '../helpers/realtime.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { removeDataDir, startServer, type TestServer } from '../helpers/server.js';
 import { openFrameSocket, openReadySocket, type Frame, type FrameSocket } from '../helpers/sockets.js';
 
 const IDLE_MS = 800;
@@ -277,7 +277,7 @@ describe('presence over sockets', () => {
       expect(users[0]?.last_active_at).toBe(lastActive);
     } finally {
       await again?.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      await removeDataDir(dataDir);
     }
   });
 });

@@ -8,7 +8,7 @@ import { RealtimeClient, type EventFrame, type WebSocketLike } from '../../src/c
 import type { Message } from '../../src/messages/schemas.js';
 import { buildChannel, buildTeam, buildUser, type TestUser } from '../helpers/factories.js';
 import { listen, settle, waitUntil } from '../helpers/realtime.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { removeDataDir, startServer, type TestServer } from '../helpers/server.js';
 
 interface Frame {
   type: string;
@@ -137,7 +137,7 @@ test('resume after restart replays stored events', async () => {
   } finally {
     await first?.close();
     await second?.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await removeDataDir(dataDir);
   }
 });
 
@@ -180,7 +180,7 @@ test('reconnect follows server restart', async () => {
   } finally {
     await first?.close();
     await second?.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await removeDataDir(dataDir);
   }
 });
 

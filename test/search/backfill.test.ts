@@ -4,7 +4,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { expect, test } from 'vitest';
 import { buildTeam, buildUser } from '../helpers/factories.js';
-import { startServer, TEST_DATABASE_URL, withSchemaLock } from '../helpers/server.js';
+import { removeDataDir, startServer, TEST_DATABASE_URL, withSchemaLock } from '../helpers/server.js';
 import { ApiClient } from '../../src/client/api.js';
 
 test('migration indexes existing messages', async () => {
@@ -35,6 +35,6 @@ test('migration indexes existing messages', async () => {
     expect(page.total).toBe(1);
   } finally {
     await second.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await removeDataDir(dataDir);
   }
 });

@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { describe, expect, test } from 'vitest';
 import { buildTeam, buildUser } from '../helpers/factories.js';
 import { uploadFile } from '../helpers/files.js';
-import { startServer, TEST_DATABASE_URL } from '../helpers/server.js';
+import { removeDataDir, startServer, TEST_DATABASE_URL } from '../helpers/server.js';
 import { ApiClient } from '../../src/client/api.js';
 import { fileDocument, messageDocument } from '../../src/search/indexing.js';
 import { ftsColumns } from '../../src/search/sqlite-index.js';
@@ -91,7 +91,7 @@ describe.skipIf(TEST_DATABASE_URL !== undefined)('search index layout migration'
       expect(after.results.map((result) => result.message.id)).toEqual([posted[2], posted[0]]);
     } finally {
       await second.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      await removeDataDir(dataDir);
     }
   });
 
@@ -110,7 +110,7 @@ describe.skipIf(TEST_DATABASE_URL !== undefined)('search index layout migration'
       expect(rowids[0]).toBeLessThan(0);
     } finally {
       await server.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      await removeDataDir(dataDir);
     }
   });
 });

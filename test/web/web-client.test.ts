@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ApiClient } from '../../src/client/api.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { removeDataDir, startServer, type TestServer } from '../helpers/server.js';
 import { buildWebClient, chromiumInstalled, CHROMIUM_PATH, launchChromium, SCREENSHOT_DIR } from './browser.js';
 
 /**
@@ -157,7 +157,7 @@ describe.skipIf(!chromiumInstalled)('web client in Chromium', () => {
     await browser?.close();
     await server?.close();
     fs.rmSync(webDir, { recursive: true, force: true });
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await removeDataDir(dataDir);
     if (Object.keys(figures).length > 0) console.log(`web client figures (ms): ${JSON.stringify(figures)}`);
   });
 
