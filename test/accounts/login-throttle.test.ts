@@ -7,7 +7,7 @@ import { ApiClient, type RawResponse } from '../../src/client/api.js';
 import { expectError } from '../helpers/assertions.js';
 import { buildUser, type TestUser } from '../helpers/factories.js';
 import { settle } from '../helpers/realtime.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { removeDataDir, startServer, type TestServer } from '../helpers/server.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
 
 const PASSWORD = 'correct horse battery';
@@ -146,6 +146,6 @@ test.skipIf(TEST_REDIS_URL === undefined)('backoff shared between nodes', async 
   } finally {
     await first.close();
     await second.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await removeDataDir(dataDir);
   }
 });
