@@ -40,8 +40,8 @@ export interface PostResult {
   created: boolean;
   /** The message's attached files, in the order posted. */
   files: FileView[];
-  /** JSON of the message with its files, as its message.posted event carries it; absent on a retry. */
-  json?: string;
+  /** JSON of the message with its files, as its message.posted event carries it. */
+  json: string;
 }
 
 /**
@@ -122,8 +122,13 @@ export function accessToPost(tx: Tx, events: EventWriter, reads: GroupReads, con
 }
 
 async function retried(ctx: AppContext, message: MessageRow): Promise<PostResult> {
-  const files = await presentFilesOfMessages(ctx.storage.db, [message.id]);
-  return { message, created: false, files: files.get(message.id) ?? [] };
+  const files = (await presentFilesOfMessages(ctx.storage.db, [message.id])).get(message.id) ?? [];
+  return { message, created: false, files, json: JSON.stringify(messageView(message, files)) };
+}
+
+/** Builds a message as the API and its message.posted event show it, with its files. */
+function messageView(message: MessageRow, files: FileView[]) {
+  return { ...presentMessage(message), files };
 }
 
 async function findRetried(ctx: AppContext, auth: Auth, conversationId: string, clientMsgId: string): Promise<MessageRow | undefined> {
@@ -205,7 +210,7 @@ async function insertMessage(
   await events.appendWith(conversationStream(draft.conversation_id), 'message.posted', (seq) => {
     message = { ...draft, seq };
     const insert = insertMessageQuery.compile(tx, { ...message, subtype: message.subtype ?? null, bot_profile: message.bot_profile ?? null });
-    const view = { ...presentMessage(message), files };
+    const view = messageView(message, files);
     json = JSON.stringify(view);
     return { data: { message: view }, json: `{"message":${json}}`, statements: [insert, ...authorReadStatements(tx, message), ...extra] };
   });

@@ -5,7 +5,7 @@ import type { EventBus } from '../realtime/event-bus.js';
 import { EventWriter } from '../storage/streams.js';
 import { DeferredWrites } from '../storage/deferred-writes.js';
 import { GroupReads } from '../storage/group-reads.js';
-import { withDirectStatements } from '../storage/compiled-query.js';
+import { runTransaction } from '../storage/compiled-query.js';
 import type { CommitGroup, TransactionWork } from '../storage/commit-group.js';
 import type { RateLimits } from '../http/rate-limits.js';
 import type { SessionCache } from '../accounts/session-cache.js';
@@ -70,15 +70,13 @@ export async function commitWithEvents<T>(
     const now = ctx.now();
     let writer: EventWriter | undefined;
     try {
-      const result = await ctx.storage.db.transaction().execute(async (tx) =>
-        withDirectStatements(tx, async () => {
-          writer = new EventWriter(tx, now, ctx.storage.dialect);
-          const deferred = new DeferredWrites();
-          const result = await work(tx, writer, now, deferred, new GroupReads());
-          await deferred.run(tx);
-          return result;
-        }),
-      );
+      const result = await runTransaction(ctx.storage.db, async (tx) => {
+        writer = new EventWriter(tx, now, ctx.storage.dialect);
+        const deferred = new DeferredWrites();
+        const result = await work(tx, writer, now, deferred, new GroupReads());
+        await deferred.run(tx);
+        return result;
+      });
       if (writer !== undefined && writer.events.length > 0) ctx.bus.publish(writer.events);
       return result;
     } catch (error) {

@@ -13,7 +13,6 @@ import { listStartStreams } from './queries.js';
 import { parseClientFrame, type HelloFrame, type PostFrame } from './frames.js';
 import type { SharedStrings } from './shared-strings.js';
 import { postMessage, type PostResult } from '../messages/actions.js';
-import { presentMessage } from '../messages/schemas.js';
 import { redactDeletedMessages } from '../messages/replay.js';
 import { AppError } from '../platform/errors.js';
 import { RepeatThrottle } from '../platform/redis.js';
@@ -235,13 +234,18 @@ export class Connection {
    * in a connect storm, and most sockets log only their lifecycle lines.
    */
   get #log(): Logger {
-    this.#logger ??= this.#ctx.logger.child({ component: 'realtime', connectionId: this.id, userId: this.auth.user.id });
+    this.#logger ??= this.#ctx.logger.child(this.#logBindings());
     return this.#logger;
   }
 
   /** Logs a line that every socket writes, with the child's bindings but without making the child. */
   #logLifecycle(fields: Record<string, unknown>, message: string): void {
-    this.#ctx.logger.info({ component: 'realtime', connectionId: this.id, userId: this.auth.user.id, ...fields }, message);
+    this.#ctx.logger.info({ ...this.#logBindings(), ...fields }, message);
+  }
+
+  /** Returns the fields that identify this socket in its log lines. */
+  #logBindings(): { component: string; connectionId: string; userId: string } {
+    return { component: 'realtime', connectionId: this.id, userId: this.auth.user.id };
   }
 
   #sendError(code: string, message: string, field?: string, id?: string | number, details: Record<string, unknown> = {}): void {
@@ -629,7 +633,7 @@ export class Connection {
     if (this.#send(frame)) this.#ctx.metrics.recordFrameSent(live ? event.at : undefined, Date.now());
 
     const userId = this.auth.user.id;
-    // The prefix check spares building the own stream's id for the conversation events, which are most.
+    // Checking the prefix first avoids building the own stream's id for conversation events, the most frequent kind.
     if (event.stream.startsWith('u:') && event.stream === userStream(userId)) {
       this.#applyOwnEvent(event);
     } else if ((event.type === 'member.left' || event.type === 'team.member_left') && event.data.user_id === userId) {
@@ -723,10 +727,7 @@ function carriesSignals(stream: StreamId): boolean {
   return !stream.startsWith('t:');
 }
 
-/** Encodes the ack of a post, reusing the message's JSON from its event when the post stored it. */
+/** Encodes the ack of a post around the message's JSON, which a new post shares with its event. */
 function ackFrame(id: string | number, result: PostResult): string {
-  if (result.json === undefined) {
-    return JSON.stringify({ type: 'ack', id, created: result.created, message: { ...presentMessage(result.message), files: result.files } });
-  }
   return `{"type":"ack","id":${JSON.stringify(id)},"created":${result.created},"message":${result.json}}`;
 }

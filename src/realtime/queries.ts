@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { prepareQuery } from '../storage/compiled-query.js';
+import { prepareSql } from '../storage/compiled-query.js';
 import type { Db } from '../storage/database.js';
 import type { StreamId } from './events.js';
 
@@ -32,8 +32,8 @@ interface StartStreamRow {
  * PostgreSQL. The statement lists its columns, because PostgreSQL runs it as a named prepared
  * statement.
  */
-const startStreamsQuery = prepareQuery<{ userId: string; ownStream: string }>()((db, param) => {
-  const text = sql<StartStreamRow>`SELECT s.id AS stream_id, CAST(NULL AS TEXT) AS team_id, s.last_seq, s.min_seq
+const startStreamsQuery = prepareSql<{ userId: string; ownStream: string }>()(
+  (param) => sql<StartStreamRow>`SELECT s.id AS stream_id, CAST(NULL AS TEXT) AS team_id, s.last_seq, s.min_seq
       FROM streams s WHERE s.id = ${param('ownStream')}
     UNION ALL
     SELECT 't:' || tm.team_id, CAST(NULL AS TEXT), NULL, NULL
@@ -44,9 +44,8 @@ const startStreamsQuery = prepareQuery<{ userId: string; ownStream: string }>()(
       FROM conversation_members cm
       INNER JOIN conversations c ON c.id = cm.conversation_id
       INNER JOIN team_members tm ON tm.team_id = c.team_id AND tm.user_id = ${param('userId')}
-      WHERE cm.user_id = ${param('userId')}`;
-  return { compile: () => text.compile(db) };
-});
+      WHERE cm.user_id = ${param('userId')}`,
+);
 
 /**
  * Reads the position of the user's own stream and lists the streams of each team the user belongs

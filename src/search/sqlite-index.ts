@@ -1,5 +1,5 @@
 import { sql, type CompiledQuery, type QueryExecutorProvider, type RawBuilder } from 'kysely';
-import { isParameterMarker, prepareQuery, type Param, type PreparedQuery } from '../storage/compiled-query.js';
+import { isParameterMarker, prepareQuery, prepareSql, type Param, type PreparedQuery } from '../storage/compiled-query.js';
 import type { Db, Tx } from '../storage/database.js';
 import type { StorageDialect } from '../storage/dialects/dialect.js';
 import type { DeferredWrites } from '../storage/deferred-writes.js';
@@ -135,29 +135,24 @@ export class SqliteSearchIndex implements SearchIndex {
 }
 
 // Prepared because every post runs them (see PreparedQuery).
-const insertDocumentQuery = prepareQuery<{
+const insertDocumentQuery = prepareSql<{
   messageId: string | null;
   fileId: string | null;
   conversationId: string;
   authorId: string;
   createdAt: number;
   hasLink: number;
-}>()((db, param) => {
-  const text = sql<{ doc_id: number }>`INSERT INTO search_documents (message_id, file_id, conversation_id, author_id, created_at, has_link)
+}>()(
+  (param) => sql<{ doc_id: number }>`INSERT INTO search_documents (message_id, file_id, conversation_id, author_id, created_at, has_link)
     VALUES (${param('messageId')}, ${param('fileId')}, ${param('conversationId')}, ${param('authorId')}, ${param('createdAt')}, ${param('hasLink')})
-    RETURNING doc_id`;
-  return { compile: () => text.compile(db) };
-});
+    RETURNING doc_id`,
+);
 
-const insertFtsQuery = prepareQuery<{ rowid: number; stems: string; words: string; facets: string }>()((db, param) => {
-  const text = sql`INSERT INTO search_fts (rowid, stems, words, facets) VALUES (${param('rowid')}, ${param('stems')}, ${param('words')}, ${param('facets')})`;
-  return { compile: () => text.compile(db) };
-});
+const insertFtsQuery = prepareSql<{ rowid: number; stems: string; words: string; facets: string }>()(
+  (param) => sql`INSERT INTO search_fts (rowid, stems, words, facets) VALUES (${param('rowid')}, ${param('stems')}, ${param('words')}, ${param('facets')})`,
+);
 
-const documentExistsQuery = prepareQuery<{ docId: number }>()((db, param) => {
-  const text = sql`SELECT 1 FROM search_documents WHERE doc_id = ${param('docId')}`;
-  return { compile: () => text.compile(db) };
-});
+const documentExistsQuery = prepareSql<{ docId: number }>()((param) => sql`SELECT 1 FROM search_documents WHERE doc_id = ${param('docId')}`);
 
 /**
  * Returns the FTS5 rowid of a document: its doc id negated, so that newest

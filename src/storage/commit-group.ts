@@ -1,6 +1,6 @@
 import { CompiledQuery } from 'kysely';
 import type { Db, Tx } from './database.js';
-import { executeCompiled, withDirectStatements } from './compiled-query.js';
+import { executeCompiled, runTransaction } from './compiled-query.js';
 import { DeferredWrites } from './deferred-writes.js';
 import { GroupReads } from './group-reads.js';
 import { EventWriter, StreamSequences } from './streams.js';
@@ -125,7 +125,7 @@ export class CommitGroup {
     const outcomes: Array<{ result: unknown; events: EventWriter }> = [];
     let failure: { index: number; error: unknown } | undefined;
     try {
-      await this.#db.transaction().execute(async (tx) => withDirectStatements(tx, async () => {
+      await runTransaction(this.#db, async (tx) => {
         const sequences = this.#sequences();
         const deferred = new DeferredWrites();
         const reads = this.#reads(group);
@@ -140,7 +140,7 @@ export class CommitGroup {
         }
         await deferred.run(tx);
         await sequences?.store(tx);
-      }));
+      });
     } catch (error) {
       if (failure !== undefined) return failure;
       // BEGIN, a deferred write, the `streams` update or COMMIT failed, so nothing of the group was stored.
@@ -157,7 +157,7 @@ export class CommitGroup {
     const now = this.#now();
     const outcomes: Array<{ ok: true; result: unknown; events: EventWriter } | { ok: false; error: unknown }> = [];
     try {
-      await this.#db.transaction().execute(async (tx) => withDirectStatements(tx, async () => {
+      await runTransaction(this.#db, async (tx) => {
         const sequences = this.#sequences();
         const deferred = new DeferredWrites();
         const reads = this.#reads(group);
@@ -180,7 +180,7 @@ export class CommitGroup {
         }
         await deferred.run(tx);
         await sequences?.store(tx);
-      }));
+      });
     } catch (error) {
       // The commit, a savepoint statement or a deferred write failed, so nothing of the group was stored.
       for (const unit of group) unit.reject(error);

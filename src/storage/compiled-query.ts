@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CompiledQuery, PostgresAdapter, type Compilable, type DialectAdapter, type QueryResult } from 'kysely';
+import { CompiledQuery, PostgresAdapter, type Compilable, type DialectAdapter, type QueryResult, type RawBuilder } from 'kysely';
 import type { Db, Tx } from './database.js';
 
 /** One parameter of the compiled SQL: a named value given at each run, or a constant of the built query. */
@@ -21,24 +21,26 @@ export type DirectExecutor = (query: CompiledQuery, fromTransaction: boolean) =>
 /** Direct executors by the adapter of the Kysely instance that may use them. */
 const directExecutors = new WeakMap<DialectAdapter, DirectExecutor>();
 
-/** Executors of the transactions whose work is running inside withDirectStatements. */
+/** Executors of the transactions whose work is running inside runTransaction. */
 const directTransactions = new WeakSet<object>();
 
 /**
- * Runs `work`, the body of `tx`'s transaction, with `tx`'s compiled queries
- * allowed to take the direct executor. Only while `work` runs is the
- * transaction sure to be open. Used afterwards, `tx` goes through Kysely's
- * executor, which rejects a query on a transaction that has ended. Directly,
- * such a query would join whatever transaction is open then.
+ * Runs `work` in a transaction of `db`, whose compiled queries may take the
+ * direct executor while `work` runs, the only time the transaction is sure to
+ * be open. Used afterwards, the transaction goes through Kysely's executor,
+ * which rejects a query on a transaction that has ended. Directly, such a
+ * query would join whatever transaction is open then.
  */
-export async function withDirectStatements<T>(tx: Tx, work: () => Promise<T>): Promise<T> {
-  const executor = tx.getExecutor();
-  directTransactions.add(executor);
-  try {
-    return await work();
-  } finally {
-    directTransactions.delete(executor);
-  }
+export function runTransaction<T>(db: Db, work: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (tx) => {
+    const executor = tx.getExecutor();
+    directTransactions.add(executor);
+    try {
+      return await work(tx);
+    } finally {
+      directTransactions.delete(executor);
+    }
+  });
 }
 
 /**
@@ -51,13 +53,12 @@ export function registerDirectExecutor(adapter: DialectAdapter, executor: Direct
 }
 
 /**
- * Runs a compiled query on `db`. Where the engine registered a direct
- * executor and `db` has no plugins, the query runs at once on the connection:
- * from a transaction only inside withDirectStatements, and from outside one
- * when the executor allows.
- * Kysely's executor would wait for its connection lock and pass the query
- * through a chain of promises, which took about 7% of the server's CPU in a
- * profile of the storage benchmark on SQLite.
+ * Runs a compiled query on `db`. Where the engine registered a direct executor
+ * and `db` has no plugins, the query runs at once on the connection: from a
+ * transaction only inside runTransaction, and from outside one when the
+ * executor allows. Kysely's executor would wait for its connection lock and
+ * pass the query through a chain of promises, which took about 7% of the
+ * server's CPU in a profile of the storage benchmark on SQLite.
  */
 export function executeCompiled<R>(db: Db | Tx, query: CompiledQuery<R>): Promise<QueryResult<R>> {
   const executor = db.getExecutor();
@@ -170,6 +171,18 @@ export class PreparedQuery<P extends Record<string, unknown>, R> {
  */
 export function prepareQuery<P extends Record<string, unknown>>() {
   return <R>(build: (db: Db | Tx, param: Param<P>) => Compilable<R>) => new PreparedQuery<P, R>(build);
+}
+
+/**
+ * Makes a PreparedQuery of SQL written with Kysely's `sql` tag, for statements
+ * its builders do not express: `prepareSql<{ id: string }>()((param) => sql`...`)`.
+ */
+export function prepareSql<P extends Record<string, unknown>>() {
+  return <R>(build: (param: Param<P>) => RawBuilder<R>) =>
+    new PreparedQuery<P, R>((db, param) => {
+      const text = build(param);
+      return { compile: () => text.compile(db) };
+    });
 }
 
 /** Most values of a PreparedListQuery: far below SQLite's limit of 32,766 bound parameters. */

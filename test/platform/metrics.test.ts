@@ -139,21 +139,21 @@ describe('metrics', () => {
 
 test('unlabelled histogram matches prom-client', async () => {
   const bounds = [0.001, 0.01, 0.1, 1];
-  const registry = new Registry();
-  const reference = new Histogram({ name: 'latency_seconds', help: 'Latency.', buckets: bounds, registers: [registry] });
-  const fast = new Registry();
-  const histogram = new UnlabelledHistogram('latency_seconds', 'Latency.', bounds, fast);
-  expect(await fast.metrics()).toBe(await registry.metrics());
+  const referenceRegistry = new Registry();
+  const reference = new Histogram({ name: 'latency_seconds', help: 'Latency.', buckets: bounds, registers: [referenceRegistry] });
+  const ownRegistry = new Registry();
+  const histogram = new UnlabelledHistogram('latency_seconds', 'Latency.', bounds, ownRegistry);
+  expect(await ownRegistry.metrics()).toBe(await referenceRegistry.metrics());
 
   // Values on each bound, between bounds, above the last and at zero.
   for (const value of [0, 0.001, 0.0015, 0.01, 0.05, 0.1, 1, 2.5, 0.0004]) {
     reference.observe(value);
     histogram.observe(value);
   }
-  expect(await fast.metrics()).toBe(await registry.metrics());
+  expect(await ownRegistry.metrics()).toBe(await referenceRegistry.metrics());
 
-  registry.resetMetrics();
-  fast.resetMetrics();
+  referenceRegistry.resetMetrics();
+  ownRegistry.resetMetrics();
   reference.zero({});
-  expect(await fast.metrics()).toBe(await registry.metrics());
+  expect(await ownRegistry.metrics()).toBe(await referenceRegistry.metrics());
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { CompiledQuery, sql, type KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openStorage, type Storage } from '../../src/storage/database.js';
-import { executeCompiled, prepareQuery, withDirectStatements } from '../../src/storage/compiled-query.js';
+import { executeCompiled, prepareSql, runTransaction } from '../../src/storage/compiled-query.js';
 import type { Tx } from '../../src/storage/database.js';
 import { TEST_DATABASE_URL } from '../helpers/server.js';
 
@@ -35,23 +35,21 @@ describe.skipIf(TEST_DATABASE_URL !== undefined)('direct executor', () => {
 
   test('rollback undoes direct statements', async () => {
     const failure = new Error('roll back');
-    const outcome = storage.db.transaction().execute(async (tx) =>
-      withDirectStatements(tx, async () => {
-        await executeCompiled(tx, insert('rolled-back'));
-        throw failure;
-      }),
-    );
+    const outcome = runTransaction(storage.db, async (tx) => {
+      await executeCompiled(tx, insert('rolled-back'));
+      throw failure;
+    });
     await expect(outcome).rejects.toBe(failure);
     expect(await names()).not.toContain('rolled-back');
 
-    await storage.db.transaction().execute(async (tx) => withDirectStatements(tx, async () => executeCompiled(tx, insert('committed'))));
+    await runTransaction(storage.db, async (tx) => executeCompiled(tx, insert('committed')));
     expect(await names()).toContain('committed');
   });
 
   test('results match Kysely executor', async () => {
     // A plugin makes the transaction keep Kysely's executor, so the two paths run side by side.
     const passThrough: KyselyPlugin = { transformQuery: (args) => args.node, transformResult: async (args) => args.result };
-    await storage.db.transaction().execute(async (tx) => withDirectStatements(tx, async () => {
+    await runTransaction(storage.db, async (tx) => {
       const direct = await executeCompiled(tx, insert('direct'));
       const kysely = await executeCompiled(tx.withPlugin(passThrough), insert('kysely'));
       expect(direct.rows).toEqual([{ id: (kysely.rows[0] as { id: number }).id - 1, name: 'direct' }]);
@@ -61,12 +59,12 @@ describe.skipIf(TEST_DATABASE_URL !== undefined)('direct executor', () => {
       const kyselyUpdate = await executeCompiled(tx.withPlugin(passThrough), rename('kysely', 'kysely-renamed'));
       expect(directUpdate.numAffectedRows).toBe(1n);
       expect(directUpdate).toEqual({ ...kyselyUpdate, insertId: directUpdate.insertId });
-    }));
+    });
   });
 
   test('a failing statement rejects with the driver error', async () => {
-    await storage.db.transaction().execute(async (tx) => withDirectStatements(tx, async () => executeCompiled(tx, insert('unique'))));
-    const duplicate = storage.db.transaction().execute(async (tx) => withDirectStatements(tx, async () => executeCompiled(tx, insert('unique'))));
+    await runTransaction(storage.db, async (tx) => executeCompiled(tx, insert('unique')));
+    const duplicate = runTransaction(storage.db, async (tx) => executeCompiled(tx, insert('unique')));
     const error = await duplicate.then(
       () => undefined,
       (rejected: unknown) => rejected,
@@ -90,36 +88,29 @@ describe.skipIf(TEST_DATABASE_URL !== undefined)('direct executor', () => {
   test('outside statements wait for an open transaction', async () => {
     const count = CompiledQuery.raw("SELECT count(*) AS n FROM direct_rows WHERE name = 'pending'", []);
     let outside: Promise<unknown> | undefined;
-    let answered = false;
-    await storage.db.transaction().execute(async (tx) =>
-      withDirectStatements(tx, async () => {
-        await executeCompiled(tx, insert('pending'));
-        outside = executeCompiled(storage.db, count).then((result) => {
-          answered = true;
-          return result.rows;
-        });
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        expect(answered).toBe(false);
-      }),
-    );
+    let settled = false;
+    await runTransaction(storage.db, async (tx) => {
+      await executeCompiled(tx, insert('pending'));
+      outside = executeCompiled(storage.db, count).then((result) => {
+        settled = true;
+        return result.rows;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(settled).toBe(false);
+    });
     expect(await outside).toEqual([{ n: 1 }]);
   });
 
   // Kysely rejects a query on a transaction that has ended. Run directly, it would commit on its own or join another transaction.
   describe('a transaction used after it ended', () => {
-    const insertRow = prepareQuery<{ name: string }>()((db, param) => {
-      const text = sql`INSERT INTO direct_rows (name) VALUES (${param('name')})`;
-      return { compile: () => text.compile(db) };
-    });
+    const insertRow = prepareSql<{ name: string }>()((param) => sql`INSERT INTO direct_rows (name) VALUES (${param('name')})`);
 
     async function endedTransaction(name: string): Promise<Tx> {
       let ended: Tx | undefined;
-      await storage.db.transaction().execute(async (tx) =>
-        withDirectStatements(tx, async () => {
-          ended = tx;
-          await insertRow.execute(tx, { name });
-        }),
-      );
+      await runTransaction(storage.db, async (tx) => {
+        ended = tx;
+        await insertRow.execute(tx, { name });
+      });
       return ended!;
     }
 
@@ -134,16 +125,14 @@ describe.skipIf(TEST_DATABASE_URL !== undefined)('direct executor', () => {
       const ended = await endedTransaction('ended-inside');
       const rollback = new Error('roll back the other transaction');
       let lateError: unknown;
-      const other = storage.db.transaction().execute(async (tx) =>
-        withDirectStatements(tx, async () => {
-          await insertRow.execute(tx, { name: 'other' });
-          lateError = await (async () => insertRow.execute(ended, { name: 'late-inside' }))().then(
-            () => undefined,
-            (error: unknown) => error,
-          );
-          throw rollback;
-        }),
-      );
+      const other = runTransaction(storage.db, async (tx) => {
+        await insertRow.execute(tx, { name: 'other' });
+        lateError = await (async () => insertRow.execute(ended, { name: 'late-inside' }))().then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        throw rollback;
+      });
       await expect(other).rejects.toBe(rollback);
       expect((lateError as Error | undefined)?.message).toBe('Transaction is already committed');
       expect(await names()).not.toContain('late-inside');
