@@ -3,6 +3,7 @@ import type { Db, Tx } from './database.js';
 import { executeCompiled, runTransaction } from './compiled-query.js';
 import { DeferredWrites } from './deferred-writes.js';
 import { GroupReads } from './group-reads.js';
+import { WriteBehindError } from './write-behind.js';
 import { EventWriter, StreamSequences } from './streams.js';
 import type { StorageDialect } from './dialects/dialect.js';
 
@@ -106,8 +107,11 @@ export class CommitGroup {
       await this.#runWithSavepoints(group);
       return;
     }
-    const failure = await this.#runWithoutSavepoints(group);
-    if (failure === undefined) return;
+    // A keyed group first sends its writes behind (see write-behind.ts). A write that fails then
+    // surfaces at a later statement, maybe another unit's, so the group runs again without.
+    let failure = await this.#runWithoutSavepoints(group, this.keyed);
+    if (failure === 'write-behind') failure = await this.#runWithoutSavepoints(group, false);
+    if (failure === undefined || failure === 'write-behind') return;
 
     const others = group.filter((_unit, index) => index !== failure.index);
     if (others.length > 0) await this.#runWithSavepoints(others);
@@ -119,8 +123,9 @@ export class CommitGroup {
   /**
    * Runs the group's units in one transaction, with no savepoints. When a unit fails, the whole
    * transaction rolls back, no unit is settled, and the failed unit's index and error are returned.
+   * With `writeBehind`, a failed write sent behind rolls it back too and returns 'write-behind'.
    */
-  async #runWithoutSavepoints(group: Pending[]): Promise<{ index: number; error: unknown } | undefined> {
+  async #runWithoutSavepoints(group: Pending[], writeBehind: boolean): Promise<{ index: number; error: unknown } | 'write-behind' | undefined> {
     const now = this.#now();
     const outcomes: Array<{ result: unknown; events: EventWriter }> = [];
     let failure: { index: number; error: unknown } | undefined;
@@ -140,8 +145,9 @@ export class CommitGroup {
         }
         await deferred.run(tx);
         await sequences?.store(tx);
-      });
+      }, { writeBehind });
     } catch (error) {
+      if (writeBehind && (error instanceof WriteBehindError || failure?.error instanceof WriteBehindError)) return 'write-behind';
       if (failure !== undefined) return failure;
       // BEGIN, a deferred write, the `streams` update or COMMIT failed, so nothing of the group was stored.
       for (const unit of group) unit.reject(error);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CompiledQuery, PostgresAdapter, type Compilable, type DialectAdapter, type QueryResult, type RawBuilder } from 'kysely';
 import type { Db, Tx } from './database.js';
+import { markWriteBehind } from './write-behind.js';
 
 /** One parameter of the compiled SQL: a named value given at each run, or a constant of the built query. */
 type Slot = { name: string } | { value: unknown };
@@ -24,23 +25,39 @@ const directExecutors = new WeakMap<DialectAdapter, DirectExecutor>();
 /** Executors of the transactions whose work is running inside runTransaction. */
 const directTransactions = new WeakSet<object>();
 
+/** Executors of the transactions, among directTransactions, that send writes behind (see write-behind.ts). */
+const writeBehindTransactions = new WeakSet<object>();
+
 /**
  * Runs `work` in a transaction of `db`, whose compiled queries may take the
  * direct executor while `work` runs, the only time the transaction is sure to
  * be open. Used afterwards, the transaction goes through Kysely's executor,
  * which rejects a query on a transaction that has ended. Directly, such a
- * query would join whatever transaction is open then.
+ * query would join whatever transaction is open then. With `writeBehind`,
+ * executeWrite sends its writes behind while `work` runs.
  */
-export function runTransaction<T>(db: Db, work: (tx: Tx) => Promise<T>): Promise<T> {
+export function runTransaction<T>(db: Db, work: (tx: Tx) => Promise<T>, options: { writeBehind?: boolean } = {}): Promise<T> {
   return db.transaction().execute(async (tx) => {
     const executor = tx.getExecutor();
     directTransactions.add(executor);
+    if (options.writeBehind === true) writeBehindTransactions.add(executor);
     try {
       return await work(tx);
     } finally {
       directTransactions.delete(executor);
+      writeBehindTransactions.delete(executor);
     }
   });
+}
+
+/**
+ * Runs a write whose result the caller does not read. In a transaction that
+ * sends writes behind, it resolves at once and the write goes out with the
+ * transaction's next statement. Elsewhere it runs as executeCompiled does.
+ */
+export async function executeWrite(db: Db | Tx, query: CompiledQuery): Promise<void> {
+  if (db.isTransaction && writeBehindTransactions.has(db.getExecutor())) await db.executeQuery(markWriteBehind(query));
+  else await executeCompiled(db, query);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { sql, type CompiledQuery } from 'kysely';
 import type { Db, Tx } from './database.js';
-import { MAX_LIST_VALUES, PreparedListQuery, prepareQuery, type PreparedQuery } from './compiled-query.js';
+import { executeWrite, MAX_LIST_VALUES, PreparedListQuery, prepareQuery, type PreparedQuery } from './compiled-query.js';
 import type { StorageDialect } from './dialects/dialect.js';
 import { keepPayloadEncoding, type EventType, type StreamEvent, type StreamId } from '../realtime/events.js';
 import type { EventRow, StreamRow } from './schema.js';
@@ -138,7 +138,7 @@ export class StreamSequences {
 
   /** Writes the last number of each stream whose row is behind. Run it last in the transaction. */
   async store(tx: Tx): Promise<void> {
-    for (const stream of this.#behind) await storeLastSeqQuery.execute(tx, { stream, lastSeq: this.#last.get(stream)! });
+    for (const stream of this.#behind) await executeWrite(tx, storeLastSeqQuery.compile(tx, { stream, lastSeq: this.#last.get(stream)! }));
     this.#behind.clear();
   }
 }

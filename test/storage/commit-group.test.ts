@@ -3,6 +3,7 @@ import { CommitGroup, MAX_KEYED_GROUP_UNITS } from '../../src/storage/commit-gro
 import type { Tx } from '../../src/storage/database.js';
 import type { DeferredWrites } from '../../src/storage/deferred-writes.js';
 import type { EventWriter } from '../../src/storage/streams.js';
+import { WriteBehindError } from '../../src/storage/write-behind.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 // Runs on SQLite, or on PostgreSQL when TEST_DATABASE_URL is set, like every storage test.
@@ -137,6 +138,32 @@ describe.each([
 
     expect(settled.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(server.server.ctx.storage.dialect.isUniqueViolation((settled[1] as PromiseRejectedResult).reason)).toBe(true);
+    expect(settled[2]).toMatchObject({ status: 'fulfilled', value: { result: [2] } });
+    expect(await storedSeqs(stream)).toEqual([1, 2]);
+    expect(await lastSeq(stream)).toBe(2);
+  });
+
+  test('failed write sent behind rejects its unit only', async () => {
+    const group = newGroup(keyed);
+    const stream = newStream();
+    const runs = { count: 0 };
+    // The duplicate joins the event's own insert, which a keyed group on PostgreSQL sends behind,
+    // so its error surfaces only at the COMMIT, after every unit ran.
+    const duplicate = async (tx: Tx, events: EventWriter) => {
+      const insert = tx.insertInto('events').values({ stream_id: stream, seq: 1, type: 'message.posted', payload: '{}', created_at: 0 }).compile();
+      await events.appendWith(stream, 'message.posted', () => ({ data: { duplicate: true }, statements: [insert] }));
+    };
+
+    const settled = await Promise.allSettled([
+      group.run(appending(stream, 1, runs), stream),
+      group.run(duplicate, stream),
+      group.run(appending(stream, 1, runs), stream),
+    ]);
+
+    expect(settled.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const reason = (settled[1] as PromiseRejectedResult).reason;
+    expect(reason).not.toBeInstanceOf(WriteBehindError);
+    expect(server.server.ctx.storage.dialect.isUniqueViolation(reason)).toBe(true);
     expect(settled[2]).toMatchObject({ status: 'fulfilled', value: { result: [2] } });
     expect(await storedSeqs(stream)).toEqual([1, 2]);
     expect(await lastSeq(stream)).toBe(2);

@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { CompiledQuery, PostgresDialect, type Kysely } from 'kysely';
 import type { StorageDialect } from './dialect.js';
-import { findStatementName, nameStatement } from '../compiled-query.js';
+import { executeWrite, findStatementName, nameStatement } from '../compiled-query.js';
+import { WRITE_BEHIND_PREFIX, WriteBehindError } from '../write-behind.js';
 
 // int8 (bigint) columns hold Unix-millisecond times and sequence numbers, all
 // far below 2^53, so they are read as numbers rather than pg's default strings.
@@ -17,23 +18,68 @@ export interface PostgresOptions {
   onIdleError?: (error: Error) => void;
 }
 
+/** Result of a write sent behind, returned before it runs: no rows and no row count. */
+const WRITTEN_BEHIND = { command: 'WRITE-BEHIND', rowCount: null, rows: [] };
+
 /**
  * A pg client that sends each registered SQL text (see nameStatement) as a
- * named prepared statement. pg parses a name once per connection and then only
- * binds and executes it, so PostgreSQL skips parsing and analysing the text
- * again. A new connection, such as one opened after a server restart, parses
- * each name again on first use. Kysely calls `query(text, values)`; every other
- * form of call passes through unchanged.
+ * named prepared statement, and that sends writes behind (see write-behind.ts).
+ * pg parses a name once per connection and then only binds and executes it,
+ * so PostgreSQL skips parsing and analysing the text again. A new connection,
+ * such as one opened after a server restart, parses each name again on first
+ * use. Kysely calls `query(text, values)`; every other form of call passes
+ * through unchanged.
  */
 class NamingClient extends pg.Client {
+  /** Writes sent behind that wait for the connection's next statement. */
+  #behind: Array<{ text: string; values: unknown[] }> = [];
+
   // Typed loosely because pg.Client.query has a dozen overloads that TypeScript cannot override one by one.
   override query(...args: any[]): any {
     const [text, values] = args;
-    if (args.length === 2 && typeof text === 'string' && Array.isArray(values)) {
-      const name = findStatementName(text);
-      if (name !== undefined) return super.query({ name, text, values });
+    if (args.length !== 2 || typeof text !== 'string' || !Array.isArray(values)) {
+      return (super.query as (...rest: unknown[]) => unknown)(...args);
     }
-    return (super.query as (...rest: unknown[]) => unknown)(...args);
+    if (text.startsWith(WRITE_BEHIND_PREFIX)) {
+      this.#behind.push({ text: text.slice(WRITE_BEHIND_PREFIX.length), values });
+      return Promise.resolve(WRITTEN_BEHIND);
+    }
+    return this.#behind.length === 0 ? this.#send(text, values) : this.#sendAfterWrites(text, values);
+  }
+
+  #send(text: string, values: unknown[]): Promise<pg.QueryResult> {
+    const name = findStatementName(text);
+    return name === undefined ? super.query(text, values) : super.query({ name, text, values });
+  }
+
+  /**
+   * Sends the writes behind and then `text`, pipelined (the pool's clients run in pg's pipeline
+   * mode) and in one write to the socket. Rejects with a WriteBehindError when a write failed,
+   * since PostgreSQL then aborted the transaction, and a COMMIT sent after it would roll back.
+   */
+  async #sendAfterWrites(text: string, values: unknown[]): Promise<pg.QueryResult> {
+    const writes = this.#behind;
+    this.#behind = [];
+    // A rollback undoes them anyway.
+    if (/^rollback$/i.test(text)) return this.#send(text, values);
+
+    const stream = (this as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
+    stream.cork();
+    let sent: Array<Promise<pg.QueryResult>>;
+    let last: Promise<pg.QueryResult>;
+    try {
+      sent = writes.map((write) => this.#send(write.text, write.values));
+      last = this.#send(text, values);
+    } finally {
+      stream.uncork();
+    }
+
+    const outcomes = await Promise.allSettled(sent);
+    const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed === undefined) return last;
+    // The statement after a failed write fails too, with "current transaction is aborted".
+    last.catch(() => undefined);
+    throw new WriteBehindError(failed.reason);
   }
 }
 
@@ -42,6 +88,9 @@ export function createPostgresDialect(options: PostgresOptions): StorageDialect 
   const searchPath = options.schema === undefined ? '' : ` -c search_path=${options.schema}`;
   const pool = new pg.Pool({
     Client: NamingClient,
+    // Pipeline mode sends a statement without waiting for the reply to the one before. Kysely
+    // still waits for each reply before it sends the next, so only the writes sent behind overlap.
+    pipeline: true,
     connectionString: options.connectionString,
     max: options.poolSize,
     connectionTimeoutMillis: 5000,
@@ -85,10 +134,12 @@ export function createPostgresDialect(options: PostgresOptions): StorageDialect 
  * the statement, so none may depend on another's writes. Placeholders are
  * renumbered after the parameters of the statements before, so the SQL may
  * contain `$n` only as a placeholder, as Kysely's builders compile values.
+ * In a transaction that sends writes behind, the statement goes out with the
+ * transaction's next one.
  */
 async function executeTogether(tx: Kysely<any>, statements: readonly CompiledQuery[]): Promise<void> {
   if (statements.length <= 1) {
-    for (const statement of statements) await tx.executeQuery(statement);
+    for (const statement of statements) await executeWrite(tx, statement);
     return;
   }
   const parameters: unknown[] = [];
@@ -102,5 +153,5 @@ async function executeTogether(tx: Kysely<any>, statements: readonly CompiledQue
   const text = `WITH ${withQueries} ${last}`;
   // Statements of a fixed shape make a combined text of a fixed shape, so it is prepared too.
   if (statements.every((statement) => findStatementName(statement.sql) !== undefined)) nameStatement(text);
-  await tx.executeQuery(CompiledQuery.raw(text, parameters));
+  await executeWrite(tx, CompiledQuery.raw(text, parameters));
 }
