@@ -143,15 +143,52 @@ async function executeTogether(tx: Kysely<any>, statements: readonly CompiledQue
     return;
   }
   const parameters: unknown[] = [];
+  for (const statement of statements) parameters.push(...statement.parameters);
+  await executeWrite(tx, CompiledQuery.raw(combinedText(statements), parameters));
+}
+
+/** A node of the cache of combined texts, reached through the texts of the statements in turn. */
+interface CombinedTexts {
+  next: Map<string, CombinedTexts>;
+  text?: string;
+}
+
+const combinedTexts: CombinedTexts = { next: new Map() };
+
+/**
+ * Returns the text of `statements` combined, from a cache when every statement is a registered
+ * shape (see nameStatement), because every post builds the same combination. A prepared query
+ * passes the same string object each time, and V8 keeps a string's hash, so neither these keys
+ * nor the combined text, looked up again by name when it is sent, are hashed on every post.
+ */
+function combinedText(statements: readonly CompiledQuery[]): string {
+  if (!statements.every((statement) => findStatementName(statement.sql) !== undefined)) return buildCombinedText(statements);
+
+  let node = combinedTexts;
+  for (const statement of statements) {
+    let child = node.next.get(statement.sql);
+    if (child === undefined) {
+      child = { next: new Map() };
+      node.next.set(statement.sql, child);
+    }
+    node = child;
+  }
+  if (node.text === undefined) {
+    node.text = buildCombinedText(statements);
+    // Statements of a fixed shape make a combined text of a fixed shape, so it is prepared too.
+    nameStatement(node.text);
+  }
+  return node.text;
+}
+
+function buildCombinedText(statements: readonly CompiledQuery[]): string {
+  let offset = 0;
   const parts = statements.map((statement) => {
-    const offset = parameters.length;
-    parameters.push(...statement.parameters);
-    return statement.sql.replace(/\$(\d+)/g, (_placeholder, index: string) => `$${Number(index) + offset}`);
+    const start = offset;
+    offset += statement.parameters.length;
+    return statement.sql.replace(/\$(\d+)/g, (_placeholder, index: string) => `$${Number(index) + start}`);
   });
   const last = parts.pop() as string;
   const withQueries = parts.map((part, index) => `together_${index} AS (${part})`).join(', ');
-  const text = `WITH ${withQueries} ${last}`;
-  // Statements of a fixed shape make a combined text of a fixed shape, so it is prepared too.
-  if (statements.every((statement) => findStatementName(statement.sql) !== undefined)) nameStatement(text);
-  await executeWrite(tx, CompiledQuery.raw(text, parameters));
+  return `WITH ${withQueries} ${last}`;
 }
