@@ -46,9 +46,9 @@ interface Limit {
  * each node counts in its own memory instead, so requests go on and limits
  * hold per node.
  *
- * In Redis each check runs INCR, EXPIRE NX and PTTL on its counter, and the
- * connection's auto-pipelining sends the commands of all checks, and of
- * concurrent requests, in one write. The counters are those of
+ * In Redis each check runs INCR and EXPIRE NX on its counter, and PTTL too
+ * when the limit is spent. The connection's auto-pipelining sends the commands
+ * of all checks, and of concurrent requests, in one write. The counters are those of
  * rate-limiter-flexible's RateLimiterRedis, which runs a Lua script per check
  * instead, and the script cost Redis about twice the CPU of the three
  * commands (docs/benchmarks.md, section Cluster). The commands are not atomic,
@@ -104,27 +104,28 @@ export class RateLimits {
     const client = this.#client;
     if (client === undefined || client.status !== 'ready') return undefined;
 
-    const counted = checks.map(([name, key]) => {
-      const limit = this.#limits[name];
-      const counter = limit.redisKeyPrefix + key;
-      // Issued in one turn, so auto-pipelining sends all of them in one write.
-      return Promise.all([client.incr(counter), client.expire(counter, limit.durationSeconds, 'NX'), client.pttl(counter)]);
-    });
-    let replies: Array<[number, number, number]>;
+    const counters = checks.map(([name, key]) => this.#limits[name].redisKeyPrefix + key);
     try {
-      replies = await Promise.all(counted);
+      // Issued in one turn, so auto-pipelining sends all of them in one write.
+      const counted = await Promise.all(
+        checks.map(([name], index) => {
+          const counter = counters[index]!;
+          return Promise.all([client.incr(counter), client.expire(counter, this.#limits[name].durationSeconds, 'NX')]);
+        }),
+      );
+      // Only a spent limit needs its window's remaining time, so an allowed request costs two commands per check.
+      return await Promise.all(
+        counted.map(async ([consumed], index) => {
+          if (consumed <= this.#limits[checks[index]![0]].points) return 0;
+          // PTTL returns -2 when the window ended after the INCR, and the next request opens a new one.
+          return Math.max(1, await client.pttl(counters[index]!));
+        }),
+      );
     } catch (error) {
       const skipped = this.#failures.take();
       if (skipped !== undefined) this.#log?.error({ err: error, failuresNotLogged: skipped }, 'counting rate limits in redis failed; counting in memory on this node');
       return undefined;
     }
-
-    return replies.map(([consumed, , ttlMs], index) => {
-      const limit = this.#limits[checks[index]![0]];
-      if (consumed <= limit.points) return 0;
-      // PTTL returns -2 when the window ended between INCR and PTTL; the next request opens a new one.
-      return Math.max(1, ttlMs);
-    });
   }
 
   async #consumeInMemory(checks: ReadonlyArray<readonly [LimiterName, string]>): Promise<number[]> {
