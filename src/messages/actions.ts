@@ -73,7 +73,7 @@ export async function postMessage(
 
   try {
     // Posts to one conversation wait for its `streams` row lock in turn, so on PostgreSQL those
-    // arriving together share one transaction and one commit (the group key).
+    // arriving together share one transaction and one commit (the group key is that stream).
     const { message, json, files, jobs } = await commitWithEvents(ctx, async (tx, events, now, deferred, reads) => {
       const access = await accessToPost(tx, events, reads, conversationId, auth.user.id);
       const root = body.thread_root_id === undefined ? undefined : await findThreadRoot(tx, conversationId, body.thread_root_id);
@@ -95,7 +95,7 @@ export async function postMessage(
       await recordMentions(tx, events, message, mentions, { replacing: false });
       await recordPostReads(tx, events, message, root, mentions.memberIds, now);
       return { message, json, files, jobs: notify || claimed.length > 0 };
-    }, { groupKey: conversationId, groupHint: auth.user.id });
+    }, { groupKey: conversationStream(conversationId), groupHint: auth.user.id });
     // Each poke costs the runner a scan, so only a post that enqueued a job wakes it.
     if (jobs) ctx.jobs.poke();
     return { message, created: true, files, json };
@@ -110,11 +110,10 @@ export async function postMessage(
 /**
  * Reads the access of a new post. A removal or archiving appends to the conversation's stream.
  * So once the transaction holds the stream's `streams` row lock, such a change has either
- * committed or waits for this commit, and from then on the posts of a group share one read of
- * their authors' access (the group's hints). Shared earlier, a removal committed between the read
- * and a later post's insert would let that post in after the member.left event.
- * TODO: the group's first post reads its access before taking the lock, so a removal that commits
- * in between lets that one post land after the member.left event.
+ * committed or waits for this commit, and the posts of a group share one read of their authors'
+ * access (the group's hints). A keyed group (PostgreSQL) takes that lock before its first post
+ * runs. Read earlier, a removal committed between the read and the post's insert would let the
+ * post in after the member.left event.
  */
 export function accessToPost(tx: Tx, events: EventWriter, reads: GroupReads, conversationId: string, userId: string) {
   const shared = events.holdsRowLock(conversationStream(conversationId)) ? reads : undefined;

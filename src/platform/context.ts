@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Storage, Tx } from '../storage/database.js';
 import type { EventBus } from '../realtime/event-bus.js';
+import type { StreamId } from '../realtime/events.js';
 import { EventWriter } from '../storage/streams.js';
 import { DeferredWrites } from '../storage/deferred-writes.js';
 import { GroupReads } from '../storage/group-reads.js';
@@ -51,7 +52,8 @@ const MAX_TRANSACTION_ATTEMPTS = 3;
  * deadlock or serialization conflict runs again from the start. Where the
  * storage groups every commit (SQLite), the work joins the current group. Where
  * it groups by key (PostgreSQL), work given a `groupKey` joins the current group
- * of that key, so it must not wait for other work of the same key, and its
+ * of that key, a stream whose row the group locks first. So the work must not
+ * wait for other work of the same key, and its
  * `groupHint` reaches the other units of the group (see GroupReads). The
  * writes that `work` adds to `deferred` run after it (in a group, after
  * the group's last unit), just before the commit.
@@ -59,7 +61,7 @@ const MAX_TRANSACTION_ATTEMPTS = 3;
 export async function commitWithEvents<T>(
   ctx: AppContext,
   work: TransactionWork<T>,
-  options: { groupKey?: string; groupHint?: string } = {},
+  options: { groupKey?: StreamId; groupHint?: string } = {},
 ): Promise<T> {
   const group = ctx.storage.commitGroup;
   if (group !== undefined && (!group.keyed || options.groupKey !== undefined)) {

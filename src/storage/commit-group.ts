@@ -1,5 +1,6 @@
 import { CompiledQuery } from 'kysely';
 import type { Db, Tx } from './database.js';
+import type { StreamId } from '../realtime/events.js';
 import { executeCompiled, runTransaction } from './compiled-query.js';
 import { DeferredWrites } from './deferred-writes.js';
 import { GroupReads } from './group-reads.js';
@@ -45,9 +46,10 @@ interface Pending {
  * one by one on SQLite's single connection, where a commit is much of the cost
  * of a small write. Keyed (PostgreSQL), each key has its own queue and the
  * groups of different keys run at the same time on different connections. The
- * key is the conversation of a post, because its posts wait for the same
- * `streams` row lock anyway. One transaction per group takes that lock once
- * and waits for one commit, instead of holding it through a commit per post.
+ * key is the stream of a post's conversation, because its posts wait for the
+ * same `streams` row lock anyway. One transaction per group takes that lock
+ * once, before its first unit, and waits for one commit, instead of holding it
+ * through a commit per post.
  */
 export class CommitGroup {
   readonly #db: Db;
@@ -90,7 +92,7 @@ export class CommitGroup {
       if (queue.length === 0) break;
       const group = this.keyed ? queue.splice(0, MAX_KEYED_GROUP_UNITS) : queue.splice(0);
       try {
-        await this.#commit(group);
+        await this.#commit(group, key);
       } catch (error) {
         // #commit settles every unit itself. This only keeps an unexpected error from stopping the key's queue.
         for (const unit of group) unit.reject(error);
@@ -99,22 +101,22 @@ export class CommitGroup {
     this.#queues.delete(key);
   }
 
-  async #commit(group: Pending[]): Promise<void> {
+  async #commit(group: Pending[], key: string): Promise<void> {
     // SQLite sets a savepoint in-process, so it sets one per unit from the start. On PostgreSQL each
     // savepoint and release is a round trip, so a group first runs without them and pays for them only
     // after a unit failed. Each unit that precedes the failed one then runs twice.
     if (group.length > 1 && !this.keyed) {
-      await this.#runWithSavepoints(group);
+      await this.#runWithSavepoints(group, key);
       return;
     }
     // A keyed group first sends its writes behind (see write-behind.ts). A write that fails then
     // surfaces at a later statement, maybe another unit's, so the group runs again without.
-    let failure = await this.#runWithoutSavepoints(group, this.keyed);
-    if (failure === 'write-behind') failure = await this.#runWithoutSavepoints(group, false);
+    let failure = await this.#runWithoutSavepoints(group, key, this.keyed);
+    if (failure === 'write-behind') failure = await this.#runWithoutSavepoints(group, key, false);
     if (failure === undefined || failure === 'write-behind') return;
 
     const others = group.filter((_unit, index) => index !== failure.index);
-    if (others.length > 0) await this.#runWithSavepoints(others);
+    if (others.length > 0) await this.#runWithSavepoints(others, key);
     // Settled after the others commit, so that a post that lost its idempotency key to one of
     // them finds that message stored.
     group[failure.index]!.reject(failure.error);
@@ -125,13 +127,13 @@ export class CommitGroup {
    * transaction rolls back, no unit is settled, and the failed unit's index and error are returned.
    * With `writeBehind`, a failed write sent behind rolls it back too and returns 'write-behind'.
    */
-  async #runWithoutSavepoints(group: Pending[], writeBehind: boolean): Promise<{ index: number; error: unknown } | 'write-behind' | undefined> {
+  async #runWithoutSavepoints(group: Pending[], key: string, writeBehind: boolean): Promise<{ index: number; error: unknown } | 'write-behind' | undefined> {
     const now = this.#now();
     const outcomes: Array<{ result: unknown; events: EventWriter }> = [];
     let failure: { index: number; error: unknown } | undefined;
     try {
       await runTransaction(this.#db, async (tx) => {
-        const sequences = this.#sequences();
+        const sequences = await this.#lockKey(tx, key);
         const deferred = new DeferredWrites();
         const reads = this.#reads(group);
         for (const [index, unit] of group.entries()) {
@@ -159,12 +161,12 @@ export class CommitGroup {
   }
 
   /** Runs the group's units in one transaction, each in its own savepoint, and settles every unit. */
-  async #runWithSavepoints(group: Pending[]): Promise<void> {
+  async #runWithSavepoints(group: Pending[], key: string): Promise<void> {
     const now = this.#now();
     const outcomes: Array<{ ok: true; result: unknown; events: EventWriter } | { ok: false; error: unknown }> = [];
     try {
       await runTransaction(this.#db, async (tx) => {
-        const sequences = this.#sequences();
+        const sequences = await this.#lockKey(tx, key);
         const deferred = new DeferredWrites();
         const reads = this.#reads(group);
         for (const unit of group) {
@@ -212,7 +214,12 @@ export class CommitGroup {
 
   // A keyed group holds only work that reads no `streams` row (posts), so its units share the
   // sequence numbers they take. Unkeyed groups on SQLite hold any work, which may read them.
-  #sequences(): StreamSequences | undefined {
-    return this.keyed ? new StreamSequences() : undefined;
+  // A keyed group's key is a stream, whose row it locks before its first unit runs, so every
+  // unit's reads come after any change that appends to that stream has committed.
+  async #lockKey(tx: Tx, key: string): Promise<StreamSequences | undefined> {
+    if (!this.keyed) return undefined;
+    const sequences = new StreamSequences();
+    await sequences.lock(tx, key as StreamId);
+    return sequences;
   }
 }

@@ -126,6 +126,16 @@ export class StreamSequences {
     this.#last.set(stream, seq);
   }
 
+  /**
+   * Locks the stream's row without taking a number, creating the row of a stream with no events,
+   * so the transaction's appends to it count on in memory from the start.
+   */
+  async lock(tx: Tx, stream: StreamId): Promise<void> {
+    if (this.#last.has(stream)) return;
+    const result = await lockStreamQuery.execute(tx, { stream });
+    this.#last.set(stream, Number(result.rows[0]!.last_seq));
+  }
+
   /** Returns the state to restore when the work after this point rolls back to a savepoint. */
   mark(): { last: Map<StreamId, number>; behind: Set<StreamId> } {
     return { last: new Map(this.#last), behind: new Set(this.#behind) };
@@ -145,6 +155,15 @@ export class StreamSequences {
 
 const storeLastSeqQuery = prepareQuery<{ stream: string; lastSeq: number }>()((db, param) =>
   db.updateTable('streams').set({ last_seq: param('lastSeq') }).where('id', '=', param('stream')),
+);
+
+/** Locks a stream's row and reads its last number, creating the row with none taken when it is missing. */
+const lockStreamQuery = prepareQuery<{ stream: string }>()((db, param) =>
+  db
+    .insertInto('streams')
+    .values({ id: param('stream'), last_seq: 0, min_seq: 1 })
+    .onConflict((conflict) => conflict.column('id').doUpdateSet({ last_seq: sql`streams.last_seq` }))
+    .returning('last_seq'),
 );
 
 /** Takes the next sequence number of a stream, creating its row on the first event. */

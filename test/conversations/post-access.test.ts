@@ -78,7 +78,7 @@ async function checkInOneGroup(conversationId: string, authors: TestUser[]): Pro
       throw error;
     }
   };
-  const settled = await Promise.all(authors.map((author) => group.run(check(author), conversationId, author.id)));
+  const settled = await Promise.all(authors.map((author) => group.run(check(author), conversationStream(conversationId), author.id)));
   return { outcomes: settled.map((outcome) => outcome.result), statements: counter.count() };
 }
 
@@ -155,41 +155,34 @@ describe('posting in one group', () => {
 
 // Needs a second connection: on SQLite the removal would wait for the group's transaction.
 describe.runIf(TEST_DATABASE_URL !== undefined)('post access and a removal', () => {
-  test('removal before the row lock denies later posts', async () => {
-    const author = await buildUser(server.url, 'author');
+  test('removal waits for the group of posts', async () => {
     const leaving = await buildUser(server.url, 'leaving');
-    const team = await buildTeam(owner, [author, leaving]);
-    const channel = await buildChannel(owner, team.id, { private: true, members: [author, leaving] });
+    const team = await buildTeam(owner, [leaving]);
+    const channel = await buildChannel(owner, team.id, { private: true, members: [leaving] });
+    const stream = conversationStream(channel.id);
     const { db, dialect } = server.server.ctx.storage;
     const group = new CommitGroup(db, dialect, () => Date.now(), { keyed: true });
     let accessRead!: () => void;
     const firstRead = new Promise<void>((resolve) => (accessRead = resolve));
     let release!: () => void;
-    const removed = new Promise<void>((resolve) => (release = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
 
-    // The first post reads its access, waits while the removal commits, then takes the row lock.
-    const first = group.run(async (tx: Tx, events: EventWriter, _now, _deferred, reads: GroupReads) => {
-      await accessToPost(tx, events, reads, channel.id, author.id);
+    // The post reads its access, then waits while the removal is sent, before its insert.
+    const post = group.run(async (tx: Tx, events: EventWriter, _now, _deferred, reads: GroupReads) => {
+      await accessToPost(tx, events, reads, channel.id, leaving.id);
       accessRead();
-      await removed;
-      await events.append(conversationStream(channel.id), 'message.posted', { test: true });
-    }, channel.id, author.id);
-    const second = group.run(async (tx: Tx, events: EventWriter, _now, _deferred, reads: GroupReads): Promise<Outcome> => {
-      try {
-        await accessToPost(tx, events, reads, channel.id, leaving.id);
-        return { notifiedOfAll: false };
-      } catch (error) {
-        if (error instanceof AppError) return { code: error.code };
-        throw error;
-      }
-    }, channel.id, leaving.id);
+      await released;
+      return (await events.append(stream, 'message.posted', { test: true })).seq;
+    }, stream, leaving.id);
     await firstRead;
-    await owner.api.delete(`/api/conversations/${channel.id}/members/${leaving.id}`);
+    const removal = owner.api.delete(`/api/conversations/${channel.id}/members/${leaving.id}`);
+    // Time for the removal to commit, had it not waited for the group's row lock.
+    await new Promise((resolve) => setTimeout(resolve, 300));
     release();
+    const postSeq = (await post).result;
+    await removal;
 
-    await first;
-    const outcome = (await second).result;
-
-    expect(outcome).toEqual({ code: 'CONVERSATION_NOT_FOUND' });
+    const left = await db.selectFrom('events').select('seq').where('stream_id', '=', stream).where('type', '=', 'member.left').executeTakeFirstOrThrow();
+    expect(Number(left.seq)).toBeGreaterThan(postSeq);
   });
 });
