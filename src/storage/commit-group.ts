@@ -1,5 +1,6 @@
 import { CompiledQuery } from 'kysely';
 import type { Db, Tx } from './database.js';
+import type { Logger } from '../platform/logger.js';
 import type { StreamId } from '../realtime/events.js';
 import { executeCompiled, runTransaction } from './compiled-query.js';
 import { DeferredWrites } from './deferred-writes.js';
@@ -58,12 +59,14 @@ export class CommitGroup {
   /** True when each key has its own queue. Then only callers that give a key join a group. */
   readonly keyed: boolean;
   readonly #queues = new Map<string, Pending[]>();
+  readonly #log: Logger | undefined;
 
-  constructor(db: Db, dialect: StorageDialect, now: () => number, options: { keyed: boolean } = { keyed: false }) {
+  constructor(db: Db, dialect: StorageDialect, now: () => number, options: { keyed: boolean; logger?: Logger } = { keyed: false }) {
     this.#db = db;
     this.#dialect = dialect;
     this.#now = now;
     this.keyed = options.keyed;
+    this.#log = options.logger?.child({ component: 'storage' });
   }
 
   /**
@@ -112,8 +115,11 @@ export class CommitGroup {
     // A keyed group first sends its writes behind (see write-behind.ts). A write that fails then
     // surfaces at a later statement, maybe another unit's, so the group runs again without.
     let failure = await this.#runWithoutSavepoints(group, key, this.keyed);
-    if (failure === 'write-behind') failure = await this.#runWithoutSavepoints(group, key, false);
-    if (failure === undefined || failure === 'write-behind') return;
+    if (failure !== undefined && 'writeBehindError' in failure) {
+      this.#log?.warn({ key, units: group.length, err: failure.writeBehindError }, 'a write sent behind failed; running the group again without writes behind');
+      failure = await this.#runWithoutSavepoints(group, key, false);
+    }
+    if (failure === undefined || 'writeBehindError' in failure) return;
 
     const others = group.filter((_unit, index) => index !== failure.index);
     if (others.length > 0) await this.#runWithSavepoints(others, key);
@@ -125,9 +131,13 @@ export class CommitGroup {
   /**
    * Runs the group's units in one transaction, with no savepoints. When a unit fails, the whole
    * transaction rolls back, no unit is settled, and the failed unit's index and error are returned.
-   * With `writeBehind`, a failed write sent behind rolls it back too and returns 'write-behind'.
+   * With `writeBehind`, a failed write sent behind rolls it back too and is returned as `writeBehindError`.
    */
-  async #runWithoutSavepoints(group: Pending[], key: string, writeBehind: boolean): Promise<{ index: number; error: unknown } | 'write-behind' | undefined> {
+  async #runWithoutSavepoints(
+    group: Pending[],
+    key: string,
+    writeBehind: boolean,
+  ): Promise<{ index: number; error: unknown } | { writeBehindError: WriteBehindError } | undefined> {
     const now = this.#now();
     const outcomes: Array<{ result: unknown; events: EventWriter }> = [];
     let failure: { index: number; error: unknown } | undefined;
@@ -149,7 +159,8 @@ export class CommitGroup {
         await sequences?.store(tx);
       }, { writeBehind });
     } catch (error) {
-      if (writeBehind && (error instanceof WriteBehindError || failure?.error instanceof WriteBehindError)) return 'write-behind';
+      if (writeBehind && error instanceof WriteBehindError) return { writeBehindError: error };
+      if (writeBehind && failure?.error instanceof WriteBehindError) return { writeBehindError: failure.error };
       if (failure !== undefined) return failure;
       // BEGIN, a deferred write, the `streams` update or COMMIT failed, so nothing of the group was stored.
       for (const unit of group) unit.reject(error);

@@ -90,7 +90,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     db,
     reader,
     dialect,
-    commitGroup: new CommitGroup(db, dialect, () => Date.now(), { keyed: !dialect.singleWriter }),
+    commitGroup: new CommitGroup(db, dialect, () => Date.now(), { keyed: !dialect.singleWriter, logger: options.logger }),
     close: async () => {
       if (reader !== db) await reader.destroy();
       await db.destroy();

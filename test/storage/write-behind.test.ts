@@ -78,6 +78,23 @@ describe.runIf(TEST_DATABASE_URL !== undefined)('write behind', () => {
     expect(await names([5])).toEqual([]);
   });
 
+  test('write pg cannot send fails the commit', async () => {
+    // pg rejects this value before anything reaches the server, so the transaction is not aborted there.
+    const unserialisable = { toPostgres: () => { throw new Error('cannot serialise'); } };
+    const outcome = runTransaction(
+      db,
+      async (tx) => {
+        await executeWrite(tx, insert(7, 'kept only if all commit'));
+        await executeWrite(tx, CompiledQuery.raw('INSERT INTO behind_rows (id, name) VALUES ($1, $2)', [8, unserialisable]));
+        await executeWrite(tx, insert(9, 'kept only if all commit'));
+      },
+      { writeBehind: true },
+    );
+
+    await expect(outcome).rejects.toBeInstanceOf(WriteBehindError);
+    expect(await names([7, 8, 9])).toEqual([]);
+  });
+
   test('rollback drops unsent writes', async () => {
     const failure = new Error('roll back');
     const outcome = runTransaction(

@@ -54,32 +54,47 @@ class NamingClient extends pg.Client {
 
   /**
    * Sends the writes behind and then `text`, pipelined (the pool's clients run in pg's pipeline
-   * mode) and in one write to the socket. Rejects with a WriteBehindError when a write failed,
-   * since PostgreSQL then aborted the transaction, and a COMMIT sent after it would roll back.
+   * mode) and in one write to the socket. Rejects with a WriteBehindError when a write failed.
+   * A COMMIT waits for the writes' replies instead of joining them: pg rejects a write whose
+   * value it cannot serialise without sending it, so the server would commit every other write.
    */
   async #sendAfterWrites(text: string, values: unknown[]): Promise<pg.QueryResult> {
     const writes = this.#behind;
     this.#behind = [];
     // A rollback undoes them anyway.
     if (/^rollback$/i.test(text)) return this.#send(text, values);
+    if (/^commit$/i.test(text)) {
+      await this.#settle(this.#sendPipelined(writes));
+      return this.#send(text, values);
+    }
 
+    const sent = this.#sendPipelined([...writes, { text, values }]);
+    const last = sent.pop()!;
+    try {
+      await this.#settle(sent);
+    } catch (error) {
+      // The statement after a failed write fails too, with "current transaction is aborted".
+      last.catch(() => undefined);
+      throw error;
+    }
+    return last;
+  }
+
+  #sendPipelined(statements: Array<{ text: string; values: unknown[] }>): Array<Promise<pg.QueryResult>> {
     const stream = (this as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
     stream.cork();
-    let sent: Array<Promise<pg.QueryResult>>;
-    let last: Promise<pg.QueryResult>;
     try {
-      sent = writes.map((write) => this.#send(write.text, write.values));
-      last = this.#send(text, values);
+      return statements.map((statement) => this.#send(statement.text, statement.values));
     } finally {
       stream.uncork();
     }
+  }
 
-    const outcomes = await Promise.allSettled(sent);
+  /** Waits for every write and rejects with a WriteBehindError carrying the first failure. */
+  async #settle(writes: Array<Promise<pg.QueryResult>>): Promise<void> {
+    const outcomes = await Promise.allSettled(writes);
     const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-    if (failed === undefined) return last;
-    // The statement after a failed write fails too, with "current transaction is aborted".
-    last.catch(() => undefined);
-    throw new WriteBehindError(failed.reason);
+    if (failed !== undefined) throw new WriteBehindError(failed.reason);
   }
 }
 
