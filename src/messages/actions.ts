@@ -71,40 +71,60 @@ export async function postMessage(
     if (earlier !== undefined) return retried(ctx, earlier);
   }
 
-  try {
-    // Posts to one conversation wait for its `streams` row lock in turn, so on PostgreSQL those
-    // arriving together share one transaction and one commit (the group key is that stream).
-    const { message, json, files, jobs } = await commitWithEvents(ctx, async (tx, events, now, deferred, reads) => {
-      const access = await accessToPost(tx, events, reads, conversationId, auth.user.id);
-      const root = body.thread_root_id === undefined ? undefined : await findThreadRoot(tx, conversationId, body.thread_root_id);
-      const mentions = await resolveMentions(tx, access, auth.user.id, parsed);
-      const entities = JSON.stringify(mentions.entities);
-      const id = newId();
-      const claimed = await claimMessageFiles(tx, { fileIds, messageId: id, conversationId, uploaderId: auth.user.id });
-      for (const file of claimed) await indexFile(ctx, tx, file);
-      await enqueueThumbnails(ctx, tx, claimed, now);
-      const files = claimed.map(presentFile);
-      const draft = draftMessage({ id, conversationId, authorId: auth.user.id, text, entities, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id, origin }, now);
-      // On SQLite the index entry is written here, and its FTS5 row just before the commit. On PostgreSQL
-      // its one statement joins the message's insert, which saves a round trip while the conversation's
-      // `streams` row lock is held.
-      const indexing = await indexNewMessage(ctx, tx, draft, access.conversation.team_id, deferred);
-      const notify = mayNotify(draft, access.conversation, mentions.entities.mentions, access.memberNotifiedOfAll);
-      const extra = notify ? [...indexing, messageNotificationsStatement(tx, draft, now)] : indexing;
-      const { message, json } = await insertMessage(tx, events, draft, root, files, extra, now);
-      await recordMentions(tx, events, message, mentions, { replacing: false });
-      await recordPostReads(tx, events, message, root, mentions.memberIds, now);
-      return { message, json, files, jobs: notify || claimed.length > 0 };
-    }, { groupKey: conversationStream(conversationId), groupHint: auth.user.id });
-    // Each poke costs the runner a scan, so only a post that enqueued a job wakes it.
-    if (jobs) ctx.jobs.poke();
-    return { message, created: true, files, json };
-  } catch (error) {
-    if (body.client_msg_id === undefined || !ctx.storage.dialect.isUniqueViolation(error)) throw error;
-    const earlier = await findRetried(ctx, auth, conversationId, body.client_msg_id);
-    if (earlier === undefined) throw error;
-    return retried(ctx, earlier);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await storePost(ctx, auth, conversationId, { body, text, fileIds, parsed, origin });
+    } catch (error) {
+      if (body.client_msg_id === undefined || !ctx.storage.dialect.isUniqueViolation(error)) throw error;
+      const earlier = await findRetried(ctx, auth, conversationId, body.client_msg_id);
+      if (earlier !== undefined) return retried(ctx, earlier);
+      // The post that held this client_msg_id rolled back after this one failed on it, so the id is free
+      // again. That happens when both share a group whose second run fails (see CommitGroup).
+      if (attempt >= 2) throw new AppError('UNAVAILABLE', 'Another post with this client_msg_id is still being stored; try again shortly', { retryAfterSeconds: 1 });
+    }
   }
+}
+
+/** The checked parts of a new post that storePost stores. */
+interface PostInput {
+  body: PostMessageBody;
+  /** The checked text, empty for a message of files alone. */
+  text: string;
+  fileIds: string[];
+  parsed: ReturnType<typeof parseMessageText>;
+  origin: MessageOrigin | undefined;
+}
+
+/** Stores a checked post with its events, in its conversation's commit group. */
+async function storePost(ctx: AppContext, auth: Auth, conversationId: string, input: PostInput): Promise<PostResult> {
+  const { body, text, fileIds, parsed, origin } = input;
+  // Posts to one conversation wait for its `streams` row lock in turn, so on PostgreSQL those
+  // arriving together share one transaction and one commit (the group key is that stream).
+  const { message, json, files, jobs } = await commitWithEvents(ctx, async (tx, events, now, deferred, reads) => {
+    const access = await accessToPost(tx, events, reads, conversationId, auth.user.id);
+    const root = body.thread_root_id === undefined ? undefined : await findThreadRoot(tx, conversationId, body.thread_root_id);
+    const mentions = await resolveMentions(tx, access, auth.user.id, parsed);
+    const entities = JSON.stringify(mentions.entities);
+    const id = newId();
+    const claimed = await claimMessageFiles(tx, { fileIds, messageId: id, conversationId, uploaderId: auth.user.id });
+    for (const file of claimed) await indexFile(ctx, tx, file);
+    await enqueueThumbnails(ctx, tx, claimed, now);
+    const files = claimed.map(presentFile);
+    const draft = draftMessage({ id, conversationId, authorId: auth.user.id, text, entities, root, alsoInChannel: body.also_in_channel ?? false, clientMsgId: body.client_msg_id, origin }, now);
+    // On SQLite the index entry is written here, and its FTS5 row just before the commit. On PostgreSQL
+    // its one statement joins the message's insert, which saves a round trip while the conversation's
+    // `streams` row lock is held.
+    const indexing = await indexNewMessage(ctx, tx, draft, access.conversation.team_id, deferred);
+    const notify = mayNotify(draft, access.conversation, mentions.entities.mentions, access.memberNotifiedOfAll);
+    const extra = notify ? [...indexing, messageNotificationsStatement(tx, draft, now)] : indexing;
+    const { message, json } = await insertMessage(tx, events, draft, root, files, extra, now);
+    await recordMentions(tx, events, message, mentions, { replacing: false });
+    await recordPostReads(tx, events, message, root, mentions.memberIds, now);
+    return { message, json, files, jobs: notify || claimed.length > 0 };
+  }, { groupKey: conversationStream(conversationId), groupHint: auth.user.id });
+  // Each poke costs the runner a scan, so only a post that enqueued a job wakes it.
+  if (jobs) ctx.jobs.poke();
+  return { message, created: true, files, json };
 }
 
 /**
