@@ -114,6 +114,23 @@ describe.runIf(TEST_DATABASE_URL !== undefined)('write behind', () => {
     expect(await names([6])).toEqual([]);
   });
 
+  test('flushed writes roll back', async () => {
+    // The write and the read go out together, and the write must still land inside the transaction.
+    const failure = new Error('roll back');
+    const outcome = runTransaction(
+      db,
+      async (tx) => {
+        await executeWrite(tx, insert(10, 'rolled back after a read'));
+        await sql`SELECT 1`.execute(tx);
+        throw failure;
+      },
+      { writeBehind: true },
+    );
+
+    await expect(outcome).rejects.toBe(failure);
+    expect(await names([10])).toEqual([]);
+  });
+
   test('writes run at once without the option', async () => {
     const outcome = runTransaction(db, async (tx) => {
       await executeWrite(tx, insert(1, 'duplicate'));
