@@ -226,11 +226,12 @@ export class CommitGroup {
   // A keyed group holds only work that reads no `streams` row (posts), so its units share the
   // sequence numbers they take. Unkeyed groups on SQLite hold any work, which may read them.
   // A keyed group's key is a stream, whose row it locks before its first unit runs, so every
-  // unit's reads come after any change that appends to that stream has committed.
+  // unit's reads come after any change that appends to that stream has committed. A stream has a
+  // row from its first event on, which for a conversation is its creator's member.joined.
   async #lockKey(tx: Tx, key: string): Promise<StreamSequences | undefined> {
     if (!this.keyed) return undefined;
     const sequences = new StreamSequences();
-    await sequences.lock(tx, key as StreamId);
+    await sequences.lock(tx, key as StreamId, { forUpdate: !this.#dialect.singleWriter });
     return sequences;
   }
 }

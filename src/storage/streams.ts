@@ -127,13 +127,16 @@ export class StreamSequences {
   }
 
   /**
-   * Locks the stream's row without taking a number, creating the row of a stream with no events,
-   * so the transaction's appends to it count on in memory from the start.
+   * Locks the stream's row without taking a number or writing it, so the transaction's appends to
+   * the stream count on in memory from the start. A stream with no row yet is not locked: its first
+   * append creates the row. `forUpdate` is false on an engine with a single writer, whose
+   * transaction excludes every other writer already.
    */
-  async lock(tx: Tx, stream: StreamId): Promise<void> {
+  async lock(tx: Tx, stream: StreamId, options: { forUpdate: boolean }): Promise<void> {
     if (this.#last.has(stream)) return;
-    const result = await lockStreamQuery.execute(tx, { stream });
-    this.#last.set(stream, Number(result.rows[0]!.last_seq));
+    const query = options.forUpdate ? lockStreamQuery : readStreamQuery;
+    const row = (await query.execute(tx, { stream })).rows[0];
+    if (row !== undefined) this.#last.set(stream, Number(row.last_seq));
   }
 
   /** Returns the state to restore when the work after this point rolls back to a savepoint. */
@@ -157,13 +160,10 @@ const storeLastSeqQuery = prepareQuery<{ stream: string; lastSeq: number }>()((d
   db.updateTable('streams').set({ last_seq: param('lastSeq') }).where('id', '=', param('stream')),
 );
 
-/** Locks a stream's row and reads its last number, creating the row with none taken when it is missing. */
+const readStreamQuery = prepareQuery<{ stream: string }>()((db, param) => db.selectFrom('streams').select('last_seq').where('id', '=', param('stream')));
+
 const lockStreamQuery = prepareQuery<{ stream: string }>()((db, param) =>
-  db
-    .insertInto('streams')
-    .values({ id: param('stream'), last_seq: 0, min_seq: 1 })
-    .onConflict((conflict) => conflict.column('id').doUpdateSet({ last_seq: sql`streams.last_seq` }))
-    .returning('last_seq'),
+  db.selectFrom('streams').select('last_seq').where('id', '=', param('stream')).forUpdate(),
 );
 
 /** Takes the next sequence number of a stream, creating its row on the first event. */

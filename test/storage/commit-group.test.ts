@@ -169,6 +169,21 @@ describe.each([
     expect(await lastSeq(stream)).toBe(2);
   });
 
+  test('rejected group leaves no stream row', async () => {
+    const group = newGroup(keyed);
+    const stream = newStream();
+    const failure = new Error('denied on purpose');
+    const denied = async () => {
+      throw failure;
+    };
+
+    // Two units, so that a keyed group commits a second run of the other after the first fails.
+    const settled = await Promise.allSettled([group.run(denied, stream), group.run(denied, stream)]);
+
+    expect(settled.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
+    expect(await lastSeq(stream)).toBeUndefined();
+  });
+
   test('keys of other streams in one group', async () => {
     const group = newGroup(keyed);
     const streams = [newStream(), newStream()];
