@@ -45,13 +45,15 @@ export async function removeConversationMember(
   userId: string,
   reason: 'left' | 'removed',
 ): Promise<void> {
+  // The event comes first so that its `streams` row is locked before the member's rows, in the
+  // order a post takes them. In the other order the two deadlocked on PostgreSQL.
+  await events.append(conversationStream(conversation.id), 'member.left', { user_id: userId, reason });
   await tx
     .deleteFrom('conversation_members')
     .where('conversation_id', '=', conversation.id)
     .where('user_id', '=', userId)
     .execute();
   await forgetMemberState(tx, conversation.id, userId);
-  await events.append(conversationStream(conversation.id), 'member.left', { user_id: userId, reason });
   await events.append(userStream(userId), 'conversation.left', { conversation_id: conversation.id, reason });
 }
 

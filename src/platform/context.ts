@@ -1,5 +1,6 @@
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
+import { AppError } from './errors.js';
 import type { Storage, Tx } from '../storage/database.js';
 import type { EventBus } from '../realtime/event-bus.js';
 import type { StreamId } from '../realtime/events.js';
@@ -82,7 +83,8 @@ export async function commitWithEvents<T>(
       if (writer !== undefined && writer.events.length > 0) ctx.bus.publish(writer.events);
       return result;
     } catch (error) {
-      if (attempt >= MAX_TRANSACTION_ATTEMPTS || !ctx.storage.dialect.isTransientConflict(error)) throw error;
+      if (!ctx.storage.dialect.isTransientConflict(error)) throw error;
+      if (attempt >= MAX_TRANSACTION_ATTEMPTS) throw conflictsExhausted(ctx, error);
       ctx.logger.warn({ component: 'storage', attempt, err: error }, 'transaction conflicted; retrying');
     }
   }
@@ -102,8 +104,15 @@ async function commitInGroup<T>(
       return result;
     } catch (error) {
       // A unit that lost a deadlock was rolled back alone (see CommitGroup), so it joins a later group.
-      if (attempt >= MAX_TRANSACTION_ATTEMPTS || !ctx.storage.dialect.isTransientConflict(error)) throw error;
+      if (!ctx.storage.dialect.isTransientConflict(error)) throw error;
+      if (attempt >= MAX_TRANSACTION_ATTEMPTS) throw conflictsExhausted(ctx, error);
       ctx.logger.warn({ component: 'storage', attempt, err: error }, 'grouped transaction conflicted; retrying');
     }
   }
+}
+
+/** Logs a transaction that lost every attempt to a deadlock or conflict, and returns the retryable error its request gets. */
+function conflictsExhausted(ctx: AppContext, error: unknown): AppError {
+  ctx.logger.warn({ component: 'storage', attempts: MAX_TRANSACTION_ATTEMPTS, err: error }, 'transaction conflicted on every attempt; responding with 503');
+  return new AppError('UNAVAILABLE', 'The change conflicted with concurrent changes; try again', { retryAfterSeconds: 1 });
 }
