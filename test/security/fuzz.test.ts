@@ -394,8 +394,11 @@ describe('websocket frames', () => {
       settings(RUNS),
     );
 
+    // Only the server's closes count. A socket that a valid hello kept open is closed here by the
+    // test, without a code, so the client reports 1005 for it.
+    const serverCloses = [...closes];
     for (const open of opened) await open.close();
-    expect(closes.filter((code) => !EXPECTED_CLOSES.has(code))).toEqual([]);
+    expect(serverCloses.filter((code) => !EXPECTED_CLOSES.has(code))).toEqual([]);
     const health = await server.server.app.inject({ method: 'GET', url: '/healthz' });
     expect(health.statusCode).toBe(200);
   });
