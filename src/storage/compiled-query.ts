@@ -56,7 +56,7 @@ export function runTransaction<T>(db: Db, work: (tx: Tx) => Promise<T>, options:
  * transaction's next statement. Elsewhere it runs as executeCompiled does.
  */
 export async function executeWrite(db: Db | Tx, query: CompiledQuery): Promise<void> {
-  if (db.isTransaction && writeBehindTransactions.has(db.getExecutor())) await db.executeQuery(markWriteBehind(query));
+  if (db.isTransaction && writeBehindTransactions.has(db.getExecutor())) await db.executeQuery(markWriteBehind(query, findStatementName(query.sql) !== undefined));
   else await executeCompiled(db, query);
 }
 

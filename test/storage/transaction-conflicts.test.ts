@@ -3,7 +3,7 @@ import { commitWithEvents } from '../../src/platform/context.js';
 import { AppError } from '../../src/platform/errors.js';
 import { startServer, TEST_DATABASE_URL, type TestServer } from '../helpers/server.js';
 
-// Only PostgreSQL reports deadlocks: SQLite's single writer never conflicts.
+// Only PostgreSQL reports deadlocks, because SQLite's single writer never conflicts.
 
 describe.runIf(TEST_DATABASE_URL !== undefined)('transaction conflicts', () => {
   let server: TestServer;
@@ -16,7 +16,7 @@ describe.runIf(TEST_DATABASE_URL !== undefined)('transaction conflicts', () => {
   // PostgreSQL's code for a transaction it rolled back to break a deadlock.
   const deadlock = () => Object.assign(new Error('deadlock detected'), { code: '40P01' });
 
-  test('conflict on every attempt answers 503', async () => {
+  test('exhausted conflicts return UNAVAILABLE', async () => {
     let attempts = 0;
     const outcome = commitWithEvents(server.server.ctx, async () => {
       attempts += 1;
@@ -29,7 +29,7 @@ describe.runIf(TEST_DATABASE_URL !== undefined)('transaction conflicts', () => {
     expect(attempts).toBe(3);
   });
 
-  test('grouped conflict on every attempt answers 503', async () => {
+  test('exhausted grouped conflicts return UNAVAILABLE', async () => {
     const outcome = commitWithEvents(
       server.server.ctx,
       async () => {

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { CompiledQuery, PostgresDialect, type Kysely } from 'kysely';
 import type { StorageDialect } from './dialect.js';
 import { executeWrite, findStatementName, nameStatement } from '../compiled-query.js';
-import { WRITE_BEHIND_PREFIX, WriteBehindError } from '../write-behind.js';
+import { unmarkWriteBehind, WriteBehindError } from '../write-behind.js';
 
 // int8 (bigint) columns hold Unix-millisecond times and sequence numbers, all
 // far below 2^53, so they are read as numbers rather than pg's default strings.
@@ -40,8 +40,9 @@ class NamingClient extends pg.Client {
     if (args.length !== 2 || typeof text !== 'string' || !Array.isArray(values)) {
       return (super.query as (...rest: unknown[]) => unknown)(...args);
     }
-    if (text.startsWith(WRITE_BEHIND_PREFIX)) {
-      this.#behind.push({ text: text.slice(WRITE_BEHIND_PREFIX.length), values });
+    const write = unmarkWriteBehind(text);
+    if (write !== undefined) {
+      this.#behind.push({ text: write, values });
       return Promise.resolve(WRITTEN_BEHIND);
     }
     return this.#behind.length === 0 ? this.#send(text, values) : this.#sendAfterWrites(text, values);
@@ -55,8 +56,8 @@ class NamingClient extends pg.Client {
   /**
    * Sends the writes behind and then `text`, pipelined (the pool's clients run in pg's pipeline
    * mode) and in one write to the socket. Rejects with a WriteBehindError when a write failed.
-   * A COMMIT waits for the writes' replies instead of joining them: pg rejects a write whose
-   * value it cannot serialise without sending it, so the server would commit every other write.
+   * A COMMIT waits for the writes' replies instead of joining them, because pg rejects a write
+   * whose value it cannot serialise without sending it, and the server would commit the others.
    */
   async #sendAfterWrites(text: string, values: unknown[]): Promise<pg.QueryResult> {
     const writes = this.#behind;
